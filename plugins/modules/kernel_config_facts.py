@@ -1,0 +1,250 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 kubenode.netfilter contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: kernel_config_facts
+short_description: Report what the running kernel was built with, for Kubernetes networking
+version_added: 0.1.0
+author: kubenode.netfilter contributors (@kubenode)
+description:
+  - Finds the kernel configuration (C(/proc/config.gz), C(/boot/config-<release>), ...) and parses it.
+  - Reports the state of every option of the collection's requirement catalog, the state of the modules those options
+    build (built-in, loaded, loadable, missing), and the xtables matches and targets the running kernel registered.
+  - Observes only. It never loads a module (not even C(configs) to make C(/proc/config.gz) appear) and writes nothing.
+  - Not finding a configuration is a state (RV(ansible_facts.kernel_config.found=false)), not a failure.
+options:
+  config_path:
+    description:
+      - An explicit kernel config file, plain text or gzip (told by content, not by name). Looked up below O(root).
+      - When given, no search takes place, and a file that cannot be read or parsed fails the module.
+    type: path
+  root:
+    description:
+      - Directory every path is looked up under, for example V(/host) when the node's root is mounted there.
+    type: path
+    default: /
+  kernel_release:
+    description:
+      - Kernel release to look for (C(uname -r) form). Default is the running kernel's, read from
+        C(<root>/proc/sys/kernel/osrelease).
+    type: str
+  options:
+    description:
+      - Extra symbols to report, with or without the C(CONFIG_) prefix.
+    type: list
+    elements: str
+    default: []
+  all_options:
+    description:
+      - Report every symbol of the config file, not only the catalog's and O(options).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; check mode returns the same facts.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+  facts:
+    support: full
+    description: Returns C(ansible_facts.kernel_config).
+notes:
+  - The search order is C(/proc/config.gz), C(/boot/config-<release>), C(/boot/config-<flavour>) (the part of the release
+    after its last dash), C(/lib/modules/<release>/config), C(/usr/lib/modules/<release>/config),
+    C(/usr/lib/ostree-boot/config-<release>), C(/usr/lib/kernel/config-<release>), C(/usr/src/linux-<release>/.config),
+    C(/usr/src/linux-headers-<release>/.config), C(/lib/modules/<release>/build/.config), C(/usr/src/linux/.config).
+  - A registered xtables extension proves support; one not registered proves nothing, because extensions register when
+    first loaded and kernels without C(ip_tables) have no such files.
+  - C(/sys/module/<name>) is not taken as proof of absence; built-in modules often have no entry there.
+'''
+
+EXAMPLES = r'''
+- name: Gather kernel config facts
+  kubenode.netfilter.kernel_config_facts:
+
+- name: Fail when kube-proxy's iptables mode cannot load-balance
+  ansible.builtin.assert:
+    that:
+      - ansible_facts['kernel_config']['found']
+      - ansible_facts['kernel_config']['modules']['xt_statistic']['state'] != 'missing'
+
+- name: Inspect a node whose root filesystem is mounted at /host (for example from a privileged pod)
+  kubenode.netfilter.kernel_config_facts:
+    root: /host
+
+- name: Read a specific config and report two extra symbols
+  kubenode.netfilter.kernel_config_facts:
+    config_path: /boot/config-6.1.0-18-amd64
+    options:
+      - CONFIG_NF_TABLES
+      - IP_SET_MAX
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: Facts about the kernel configuration.
+  returned: always
+  type: dict
+  contains:
+    kernel_config:
+      description: What the kernel was built with, as far as it could be determined.
+      returned: always
+      type: dict
+      contains:
+        found:
+          description: Whether a usable kernel config was found.
+          returned: always
+          type: bool
+          sample: true
+        source:
+          description: Path of the config used, or null.
+          returned: always
+          type: str
+          sample: /proc/config.gz
+        searched:
+          description: Every path tried, in order, with its status (V(used), V(not_found), V(unreadable),
+            V(invalid)) and the reason.
+          returned: always
+          type: list
+          elements: dict
+          contains:
+            path:
+              description: The path tried (below O(root)).
+              type: str
+            status:
+              description: V(used), V(not_found), V(unreadable) or V(invalid).
+              type: str
+            reason:
+              description: "Why, for example V(corrupt gzip: compressed stream is truncated)."
+              type: str
+          sample: [{"path": "/proc/config.gz", "status": "used", "reason": "gzip, 3051 options"}]
+        error:
+          description: Null, or a summary of why no config was found.
+          returned: always
+          type: str
+          sample: null
+        release:
+          description: Kernel release looked for (O(kernel_release) or the running kernel's).
+          returned: always
+          type: str
+          sample: 6.1.0-18-amd64
+        version:
+          description: Kernel version C(X.Y.Z), from the config header when a config was found, else from the
+            release; null when neither tells.
+          returned: always
+          type: str
+          sample: 6.1.76
+        modules_enabled:
+          description: C(CONFIG_MODULES) as a bool; null when unknown (no config).
+          returned: always
+          type: bool
+          sample: true
+        options:
+          description:
+            - Symbol (without C(CONFIG_)) -> V(y), V(m), V(n) (C(# CONFIG_X is not set)), the value of a string or
+              number option (as a string, quotes removed), or V(absent) (not in the file).
+            - Every catalog symbol, C(MODULES) and O(options); every symbol of the file with O(all_options). Empty
+              when no config was found.
+          returned: always
+          type: dict
+          sample: {"NETFILTER_XT_MATCH_STATISTIC": "m", "IP_NF_IPTABLES_LEGACY": "absent"}
+        modules:
+          description:
+            - Module name -> C(option) (the symbol that builds it), C(state) (V(builtin), V(loaded), V(loadable),
+              V(missing), V(unknown)) and C(reason) (the evidence that decided it).
+          returned: always
+          type: dict
+          sample: {"xt_statistic": {"option": "NETFILTER_XT_MATCH_STATISTIC", "state": "loadable",
+                   "reason": "CONFIG_NETFILTER_XT_MATCH_STATISTIC=m and modules.dep lists kernel/net/netfilter/xt_statistic.ko.xz"}}
+        xtables:
+          description:
+            - The xtables matches and targets the running kernel has registered, per family, sorted.
+            - C(available) is false when none of C(/proc/net/ip_tables_matches), C(_targets) and the C(ip6_) ones
+              could be read. Absence of a name proves nothing.
+          returned: always
+          type: dict
+          sample: {"available": true, "ipv4": {"matches": ["comment", "statistic"], "targets": ["MASQUERADE"]},
+                   "ipv6": {"matches": [], "targets": []}}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _kernel_config as kc
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _requirements as req
+
+
+def gather(root, config_path=None, kernel_release=None, extra_options=None, all_options=False):
+    """Return (facts, error) where error is a message for an explicit config_path that cannot be used."""
+    root = root or '/'
+    release = kernel_release or kc.read_release(root)
+    if config_path:
+        path = kc.join_root(root, config_path)
+        try:
+            config = kc.read_config(path)
+        except kc.ConfigError as exc:
+            return None, 'kernel config %s: %s (%s)' % (exc.path, exc.reason, exc.status)
+        searched = [kc.PathStatus(path, kc.USED, '%s, %d options' % (
+            'gzip' if config.compressed else 'plain text', len(config.options)))]
+    else:
+        config, searched = kc.find_config(root, release)
+
+    version = (config.header_version if config is not None else None) or kc.parse_version(release)
+    evidence = kc.gather_evidence(root, release)
+    modules = kc.module_states(config, req.module_pairs(version), evidence)
+
+    options = {}
+    if config is not None:
+        wanted = set(req.catalog_symbols())
+        wanted.add('MODULES')
+        wanted.update(kc.normalize_symbol(sym) for sym in (extra_options or []) if sym and sym.strip())
+        if all_options:
+            wanted.update(config.options)
+        options = dict((sym, config.state(sym)) for sym in sorted(wanted))
+
+    error = None
+    if config is None:
+        error = 'no kernel config found: tried %d paths (%s)' % (len(searched), '; '.join(
+            '%s: %s' % (item.path, item.reason) for item in searched))
+    facts = {
+        'found': config is not None,
+        'source': config.path if config is not None else None,
+        'searched': [item.as_dict() for item in searched],
+        'error': error,
+        'release': release,
+        'version': version,
+        'modules_enabled': kc.modules_enabled(config),
+        'options': options,
+        'modules': dict((name, state.as_dict()) for name, state in modules.items()),
+        'xtables': kc.read_xtables(root),
+    }
+    return facts, None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            config_path=dict(type='path'),
+            root=dict(type='path', default='/'),
+            kernel_release=dict(type='str'),
+            options=dict(type='list', elements='str', default=[]),
+            all_options=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    facts, error = gather(module.params['root'], module.params['config_path'], module.params['kernel_release'],
+                          module.params['options'], module.params['all_options'])
+    if error:
+        module.fail_json(msg=error)
+    module.exit_json(changed=False, ansible_facts={'kernel_config': facts})
+
+
+if __name__ == '__main__':
+    main()
