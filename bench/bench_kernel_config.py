@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026 kubenode.netfilter contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -36,7 +35,7 @@ MODULE_FILE = REPO / "plugins" / "modules" / "kernel_config_facts.py"
 
 def timed(fn, repeat):
     samples = []
-    for _ in range(repeat):
+    for _sample in range(repeat):
         start = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - start) * 1000.0)
@@ -56,7 +55,7 @@ def module_run(args_json):
     env = dict(os.environ, PYTHONPATH=str(kntest.COLLECTIONS_ROOT))
 
     def run():
-        proc = subprocess.run([sys.executable, str(MODULE_FILE), args_json], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, str(MODULE_FILE), args_json], capture_output=True, text=True, check=False,
                               env=env)
         if '"kernel_config"' not in proc.stdout:
             raise SystemExit("module run failed: %s %s" % (proc.stdout[-500:], proc.stderr[-500:]))
@@ -68,7 +67,7 @@ def ansible_run(inventory):
     argv = [kntest.ansible_bin("ansible"), "localhost", "-i", inventory, "-m", "kubenode.netfilter.kernel_config_facts"]
 
     def run():
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
         if proc.returncode != 0:
             raise SystemExit("ansible failed: %s %s" % (proc.stdout[-500:], proc.stderr[-500:]))
     return run
