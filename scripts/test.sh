@@ -111,6 +111,8 @@ if [ "${RESULTS[0]}" != ok ]; then summary; exit 1; fi
 # shellcheck source=/dev/null
 . "$REPO/.build/env.sh"
 export PATH="$REPO/.build/venv/bin:$PATH"
+# Plain logs for CI (molecule and ansible colour their output when they think a terminal is there)
+export PY_COLORS=0 NO_COLOR=1 ANSIBLE_FORCE_COLOR=0
 
 wanted compile && stage compile do_compile
 wanted pytest && stage pytest do_pytest "$@"
