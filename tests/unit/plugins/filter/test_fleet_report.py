@@ -1,0 +1,150 @@
+# Copyright (c) 2026 kubenode.netfilter contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fleet report filters: through FilterModule, and through a real ansible-playbook run writing the three files."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+import kntest
+
+from ansible_collections.kubenode.netfilter.plugins.filter import fleet_report
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _report
+
+HOSTILE = '<script>document.title="pwned"</script> & "quotes"'
+
+REPORT = {
+    'generated_at': '2026-03-01T10:00:00Z', 'collection_version': '0.1.0', 'proxy_mode': 'nftables',
+    'distribution': 'kubeadm', 'cni': 'calico',
+    'hosts': {
+        'web1.example.com': {'status': 'failed', 'error': '1 error', 'checks': [
+            {'id': 'tool.missing.nft', 'severity': 'error', 'message': 'nft is not installed', 'fix': 'install nft'},
+            {'id': 'kernel.option_missing.NF_TABLES', 'severity': 'ok', 'message': 'CONFIG_NF_TABLES=m', 'fix': None},
+            {'id': 'sysctl.net.ipv4.ip_forward', 'severity': 'warning', 'message': HOSTILE, 'fix': None},
+        ]},
+        'web2': {'status': 'ok', 'error': None, 'checks': [
+            {'id': 'tool.missing.nft', 'severity': 'ok', 'message': 'nft 1.0.6', 'fix': None},
+        ]},
+        'db1': {'status': 'unreachable', 'error': 'ssh: Connection timed out', 'checks': []},
+    },
+}
+
+FILTERS = ('fleet_report_json', 'fleet_report_junit', 'fleet_report_html')
+
+
+def test_filter_module_exports_the_three_filters():
+    filters = fleet_report.FilterModule().filters()
+    assert sorted(filters) == sorted(FILTERS)
+    assert filters['fleet_report_json'](REPORT) == _report.to_json(REPORT)
+    assert filters['fleet_report_junit'](REPORT, warnings='failure') == _report.to_junit(REPORT, warnings='failure')
+    assert filters['fleet_report_html'](REPORT, title='t') == _report.to_html(REPORT, title='t')
+
+
+@pytest.mark.parametrize('name', FILTERS)
+def test_filter_bad_input_is_a_filter_error(name):
+    bad = dict(REPORT, hosts={'web2': {'status': 'ok', 'error': None, 'checks': [{'id': 'x', 'severity': 'bad'}]}})
+    with pytest.raises(AnsibleFilterError) as err:
+        fleet_report.FilterModule().filters()[name](bad)
+    assert 'kubenode.netfilter.%s: bad fleet report:' % name in str(err.value)
+    assert "hosts['web2'].checks[0].severity must be one of error, warning, info, ok, got 'bad'" in str(err.value)
+
+
+def test_filter_bad_options():
+    with pytest.raises(AnsibleFilterError, match='warnings must be one of'):
+        fleet_report.fleet_report_junit(REPORT, warnings='maybe')
+    with pytest.raises(AnsibleFilterError, match='title must be a string'):
+        fleet_report.fleet_report_html(REPORT, title=3)
+
+
+PLAYBOOK = """
+- name: Render the fleet report
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Write JSON
+      ansible.builtin.copy:
+        content: "{{ fleet | kubenode.netfilter.fleet_report_json }}"
+        dest: "{{ out_dir }}/preflight.json"
+        mode: "0644"
+    - name: Write JUnit
+      ansible.builtin.copy:
+        content: "{{ fleet | kubenode.netfilter.fleet_report_junit(warnings='pass') }}"
+        dest: "{{ out_dir }}/preflight.junit.xml"
+        mode: "0644"
+    - name: Write HTML
+      ansible.builtin.copy:
+        content: "{{ fleet | kubenode.netfilter.fleet_report_html(title='CI fleet') }}"
+        dest: "{{ out_dir }}/preflight.html"
+        mode: "0644"
+    - name: Re-render from the JSON file (what merging slices does)
+      ansible.builtin.copy:
+        content: "{{ lookup('ansible.builtin.file', out_dir ~ '/preflight.json') | from_json
+                     | kubenode.netfilter.fleet_report_json }}"
+        dest: "{{ out_dir }}/again.json"
+        mode: "0644"
+"""
+
+BAD_PLAYBOOK = """
+- name: Render a broken fleet report
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Write HTML
+      ansible.builtin.copy:
+        content: "{{ fleet | kubenode.netfilter.fleet_report_html }}"
+        dest: "{{ out_dir }}/preflight.html"
+        mode: "0644"
+"""
+
+
+def _run_playbook(ansible_env, tmp_path, playbook, fleet, check=True):
+    inventory = tmp_path / 'hosts'
+    inventory.write_text('localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n')
+    book = tmp_path / 'report.yml'
+    book.write_text(playbook)
+    extra = tmp_path / 'vars.json'
+    extra.write_text(json.dumps({'fleet': fleet, 'out_dir': str(tmp_path / 'out')}))
+    (tmp_path / 'out').mkdir()
+    argv = [kntest.ansible_bin('ansible-playbook'), '-i', str(inventory), str(book), '-e', '@%s' % extra]
+    return kntest.run(argv, env=ansible_env, check=check)
+
+
+def test_playbook_writes_the_three_files(ansible_env, tmp_path):
+    _run_playbook(ansible_env, tmp_path, PLAYBOOK, REPORT)
+    out = tmp_path / 'out'
+
+    text = (out / 'preflight.json').read_text()
+    assert text == _report.to_json(REPORT)  # the filter output reaches the file unchanged
+    assert (out / 'again.json').read_text() == text
+    checks = {c['id']: c for c in json.loads(text)['hosts']['web1.example.com']['checks']}
+    assert checks['sysctl.net.ipv4.ip_forward']['message'] == HOSTILE
+
+    root = ET.parse(str(out / 'preflight.junit.xml')).getroot()
+    cases = {(tc.get('classname'), tc.get('name')): tc for tc in root.iter('testcase')}
+    assert sorted(cases) == [('db1', 'host.status'), ('web1.example.com', 'kernel.option_missing.NF_TABLES'),
+                             ('web1.example.com', 'sysctl.net.ipv4.ip_forward'),
+                             ('web1.example.com', 'tool.missing.nft'), ('web2', 'tool.missing.nft')]
+    assert cases[('web1.example.com', 'tool.missing.nft')].find('failure') is not None
+    assert cases[('db1', 'host.status')].find('error').get('type') == 'unreachable'
+    warn = cases[('web1.example.com', 'sysctl.net.ipv4.ip_forward')]
+    assert warn.find('skipped') is None and warn.find('system-out').text == 'WARNING: ' + HOSTILE  # warnings='pass'
+
+    page = (out / 'preflight.html').read_text()
+    assert page == _report.to_html(REPORT, title='CI fleet')
+    assert '<script>document.title' not in page
+    assert 'data-host="db1"' in page and 'ssh: Connection timed out' in page
+
+
+def test_playbook_bad_report_fails_with_the_key(ansible_env, tmp_path):
+    broken = dict(REPORT, hosts={'web2': {'status': 'maybe', 'error': None, 'checks': []}})
+    proc = _run_playbook(ansible_env, tmp_path, BAD_PLAYBOOK, broken, check=False)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert 'kubenode.netfilter.fleet_report_html: bad fleet report:' in output
+    assert "hosts['web2'].status must be one of ok, failed, unreachable, no_data, got 'maybe'" in output
+    assert 'Traceback' not in output
+    assert not (tmp_path / 'out' / 'preflight.html').exists()
