@@ -16,7 +16,8 @@ mkdir -p "$BUILD"
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------------------------------
-APT_PACKAGES=(iptables nftables ipset podman runc debootstrap kmod procps iproute2 util-linux rsync)
+APT_PACKAGES=(iptables nftables ipset podman runc debootstrap kmod procps iproute2 util-linux rsync
+  chromium fonts-dejavu-core)
 if [ -n "${KUBENODE_EXTRA_APT:-}" ]; then
   read -r -a extra <<<"$KUBENODE_EXTRA_APT"
   APT_PACKAGES+=("${extra[@]}")
