@@ -667,7 +667,7 @@ FIX_NFT_CONFLICTS = ('(1) configure the tool that wrote them to keep its rules i
                      'exactly those rules after a backup: kubenode_nft_conflicts_remediate: true with '
                      'kubenode_nft_conflicts_rules listing them (role kubenode.netfilter.nft_conflicts); '
                      '(3) a newer iptables reads only some of them (meta mark set), so upgrading iptables is not the '
-                     'general fix. Never "nft flush ruleset": it deletes every firewall rule of the host')
+                     'general fix. Never flush the whole ruleset: it deletes every firewall rule of the host')
 
 
 @dataclass(frozen=True)
