@@ -1,0 +1,334 @@
+# Copyright (c) 2026 kubenode.netfilter contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""_nft_conflicts: fingerprints, input validation, plan decisions, undo and transaction texts, verification.
+
+Chains are real `nft -j list table` / `nft -a list table` captures (tests/fixtures/netfilter/) or built from the
+JSON shapes nft 1.0.6 prints (same keys, same order as those captures).
+"""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+import kntest
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
+
+FIX = kntest.FIXTURES / 'netfilter'
+
+SADDR = {'match': {'op': '==', 'left': {'payload': {'protocol': 'ip', 'field': 'saddr'}}, 'right': '10.0.0.1'}}
+SADDR2 = {'match': {'op': '==', 'left': {'payload': {'protocol': 'ip', 'field': 'saddr'}}, 'right': '10.0.0.2'}}
+CT_EST = {'match': {'op': 'in', 'left': {'ct': {'key': 'state'}}, 'right': 'established'}}
+IP_LEN = {'match': {'op': '==', 'left': {'payload': {'protocol': 'ip', 'field': 'length'}}, 'right': 100}}
+SET_SADDR = {'match': {'op': '==', 'left': {'payload': {'protocol': 'ip', 'field': 'saddr'}},
+                       'right': {'set': ['10.1.1.1', '10.2.2.2']}}}
+XT = {'xt': {'type': 'match', 'name': 'conntrack'}}
+ACCEPT = {'accept': None}
+
+
+def counter(packets=0, nbytes=0):
+    return {'counter': {'packets': packets, 'bytes': nbytes}}
+
+
+def chain_json(rules, family='ip', table='filter', chain='FORWARD'):
+    """`nft -j list chain` output: rules = [(handle, expr)]."""
+    items = [{'metainfo': {'version': '1.0.6', 'release_name': 'Lester Gooch #5', 'json_schema_version': 1}},
+             {'chain': {'family': family, 'table': table, 'name': chain, 'handle': 1, 'type': 'filter',
+                        'hook': 'forward', 'prio': 0, 'policy': 'accept'}}]
+    for handle, expr in rules:
+        items.append({'rule': {'family': family, 'table': table, 'chain': chain, 'handle': handle, 'expr': expr}})
+    return json.dumps({'nftables': items})
+
+
+def chain_text(rules, family='ip', table='filter', chain='FORWARD'):
+    """`nft -a list chain` output: rules = [(handle, text)]."""
+    lines = ['table %s %s {' % (family, table), '\tchain %s { # handle 1' % chain,
+             '\t\ttype filter hook forward priority filter; policy accept;']
+    lines += ['\t\t%s # handle %d' % (text, handle) for handle, text in rules]
+    return '\n'.join(lines + ['\t}', '}', ''])
+
+
+# handle, expr, text: iptables rule, foreign, iptables rule, foreign, foreign (two in a row at the end)
+CHAIN = [
+    (2, [SADDR, counter(), ACCEPT], 'ip saddr 10.0.0.1 counter packets 0 bytes 0 accept'),
+    (3, [CT_EST, ACCEPT], 'ct state established accept'),
+    (4, [SADDR2, counter(), ACCEPT], 'ip saddr 10.0.0.2 counter packets 0 bytes 0 accept'),
+    (5, [IP_LEN, counter(), ACCEPT], 'ip length 100 counter packets 0 bytes 0 accept'),
+    (6, [SET_SADDR, ACCEPT], 'ip saddr { 10.1.1.1, 10.2.2.2 } accept'),
+]
+
+
+def state(rows=None, **kwargs):
+    rows = CHAIN if rows is None else rows
+    key = (kwargs.get('family', 'ip'), kwargs.get('table', 'filter'), kwargs.get('chain', 'FORWARD'))
+    return nc.chain_state(key[0], key[1], key[2], chain_json([(h, e) for h, e, _t in rows], **kwargs),
+                          chain_text([(h, t) for h, _e, t in rows], **kwargs))
+
+
+def ref(handle, fingerprint=None, chain='FORWARD', family='ip', table='filter'):
+    return nc.RuleRef(family, table, chain, handle, fingerprint)
+
+
+def plan_for(handles, rows=None, fingerprints=None):
+    st = state(rows)
+    chains = {st.key: st}
+    refs = [ref(h, (fingerprints or {}).get(h)) for h in handles]
+    return nc.build_plan(refs, chains), chains
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# fingerprint
+
+def test_fingerprint_ignores_counters_key_order_and_volatile_state():
+    base = nc.rule_fingerprint([IP_LEN, counter(), ACCEPT])
+    assert base.startswith('sha256:') and len(base) == len('sha256:') + 64
+    assert nc.rule_fingerprint([IP_LEN, counter(123, 45678), ACCEPT]) == base
+    reordered = json.loads(json.dumps([IP_LEN, counter(), ACCEPT], sort_keys=True))
+    reordered[0]['match'] = dict(reversed(list(reordered[0]['match'].items())))
+    assert nc.rule_fingerprint(reordered) == base
+
+
+def test_fingerprint_tells_rules_apart():
+    prints = set(nc.rule_fingerprint(e) for _h, e, _t in CHAIN)
+    assert len(prints) == len(CHAIN)
+    # a counter is part of the rule (its values are not)
+    assert nc.rule_fingerprint([IP_LEN, ACCEPT]) != nc.rule_fingerprint([IP_LEN, counter(), ACCEPT])
+    # a value change is a different rule
+    other = copy.deepcopy(IP_LEN)
+    other['match']['right'] = 101
+    assert nc.rule_fingerprint([other, ACCEPT]) != nc.rule_fingerprint([IP_LEN, ACCEPT])
+    # the input is not modified
+    expr = [IP_LEN, counter(7, 8), ACCEPT]
+    nc.rule_fingerprint(expr)
+    assert expr[1] == counter(7, 8)
+
+
+def test_fingerprint_of_captured_rule_is_stable():
+    _chains, rules = nc.nf.parse_nft_rules((FIX / 'nft-incompatible.nft-table.json').read_text())
+    foreign = [r for r in rules if r.handle == 3][0]
+    assert nc.rule_fingerprint(foreign.expr) == nc.rule_fingerprint([CT_EST, ACCEPT])
+    # pinned: a change of the normalisation would silently invalidate fingerprints users keep in inventories
+    assert nc.rule_fingerprint(foreign.expr) == (
+        'sha256:45a0ef3da42f81909a5696598b91a8ce054cd22cabb62377056c8121ccc288b2')
+
+
+def test_expiring_set_elements_do_not_change_the_fingerprint():
+    def rule(expires):
+        return [{'match': {'op': '==', 'left': {'payload': {'protocol': 'ip', 'field': 'saddr'}},
+                           'right': {'set': [{'elem': {'val': '10.0.0.1', 'timeout': 60, 'expires': expires}}]}}}]
+    assert nc.rule_fingerprint(rule(59)) == nc.rule_fingerprint(rule(3))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# input
+
+def test_parse_refs_accepts_and_dedupes():
+    refs = nc.parse_refs([{'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3},
+                          {'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': '3'},
+                          {'family': 'ip6', 'table': 'nat', 'chain': 'KUBE-POSTROUTING', 'handle': 9,
+                           'fingerprint': 'sha256:' + 'a' * 64}])
+    assert [r.key for r in refs] == [('ip', 'filter', 'FORWARD', 3), ('ip6', 'nat', 'KUBE-POSTROUTING', 9)]
+    assert refs[1].fingerprint == 'sha256:' + 'a' * 64
+
+
+@pytest.mark.parametrize('item, message', [
+    ({'family': 'inet', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3}, "family must be one of ip, ip6"),
+    ({'family': 'ip', 'table': 'netbird', 'chain': 'FORWARD', 'handle': 3}, "table must be one of iptables-nft's"),
+    ({'family': 'ip', 'table': 'filter', 'chain': '', 'handle': 3}, 'chain must be a non-empty string'),
+    ({'family': 'ip', 'table': 'filter', 'chain': '1weird', 'handle': 3}, "cannot be written in nft's command syntax"),
+    ({'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 0}, 'handle must be a positive integer'),
+    ({'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': True}, 'handle must be a positive integer'),
+    ({'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': None}, 'handle must be a positive integer'),
+    ({'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3, 'fingerprint': 'abc'},
+     'fingerprint must look like sha256:'),
+    ('ip filter FORWARD 3', 'expected a mapping'),
+])
+def test_parse_refs_rejects(item, message):
+    with pytest.raises(nc.ConflictError) as err:
+        nc.parse_refs([{'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 2}, item])
+    assert message in str(err.value) and 'rules[1]' in str(err.value)
+
+
+def test_parse_refs_rejects_conflicting_duplicates():
+    with pytest.raises(nc.ConflictError, match='listed twice with different fingerprints'):
+        nc.parse_refs([{'family': 'ip', 'table': 'filter', 'chain': 'C', 'handle': 3, 'fingerprint': 'sha256:' + 'a' * 64},
+                       {'family': 'ip', 'table': 'filter', 'chain': 'C', 'handle': 3, 'fingerprint': 'sha256:' + 'b' * 64}])
+
+
+def test_chain_state_from_bad_output():
+    with pytest.raises(nc.ConflictError, match='not JSON'):
+        nc.chain_state('ip', 'filter', 'FORWARD', 'garbage', '')
+    with pytest.raises(nc.ConflictError, match="holds no chain 'FORWARD'"):
+        nc.chain_state('ip', 'filter', 'FORWARD', json.dumps({'nftables': []}), '')
+    missing = nc.chain_state('ip', 'filter', 'FORWARD', None, None)
+    assert missing.exists is False and missing.rules == []
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# plan
+
+def test_plan_removes_unreadable_rules():
+    plan, _chains = plan_for([3, 5, 6])
+    assert [(d.ref.handle, d.action) for d in plan.decisions] == [(3, 'remove'), (5, 'remove'), (6, 'remove')]
+    assert plan.decisions[0].rule_text == 'ct state established accept'
+    assert [h.cls for h in plan.decisions[0].hits] == ['ct']
+    assert [h.cls for h in plan.decisions[2].hits] == ['set_lookup']  # lossy: listed, so removed too
+    assert plan.affected_chains() == [('ip', 'filter', 'FORWARD')] and plan.affected_tables() == [('ip', 'filter')]
+
+
+def test_plan_missing_handle_and_chain_are_already_done():
+    st = state()
+    chains = {st.key: st, ('ip', 'filter', 'GONE'): nc.chain_state('ip', 'filter', 'GONE', None, None)}
+    plan = nc.build_plan([ref(99), ref(3, chain='GONE'), ref(3, chain='NEVER-READ')], chains)
+    assert [d.action for d in plan.decisions] == ['absent'] * 3
+    assert 'already removed' in plan.decisions[0].reason and 'does not exist' in plan.decisions[1].reason
+    assert plan.remove == [] and nc.transaction_text(plan) == ''
+
+
+def test_plan_handle_with_readable_rule_is_a_conflict():
+    plan, _chains = plan_for([2, 3])
+    assert [d.action for d in plan.decisions] == ['conflict', 'remove']
+    assert 'iptables-nft can read' in plan.decisions[0].reason
+    assert 'ip saddr 10.0.0.1' in plan.decisions[0].reason
+
+
+def test_plan_xt_rule_is_a_conflict():
+    plan, _chains = plan_for([7], rows=CHAIN + [(7, [XT, counter(), ACCEPT], 'xt match conntrack accept')])
+    assert plan.decisions[0].action == 'conflict'
+
+
+def test_plan_fingerprint_must_match():
+    good = nc.rule_fingerprint([CT_EST, ACCEPT])
+    plan, _chains = plan_for([3], fingerprints={3: good})
+    assert plan.decisions[0].action == 'remove' and plan.decisions[0].fingerprint == good
+    # the fingerprint of the ip length rule given for handle 3: handle 3 holds other expressions now
+    other = nc.rule_fingerprint([IP_LEN, counter(), ACCEPT])
+    plan, _chains = plan_for([3], fingerprints={3: other})
+    assert plan.decisions[0].action == 'conflict' and 'other expressions' in plan.decisions[0].reason
+    assert other in plan.decisions[0].reason and good in plan.decisions[0].reason
+
+
+def test_plan_without_rule_text_is_a_conflict():
+    st = nc.chain_state('ip', 'filter', 'FORWARD', chain_json([(3, [CT_EST, ACCEPT])]), '')
+    plan = nc.build_plan([ref(3)], {st.key: st})
+    assert plan.decisions[0].action == 'conflict' and 'no undo text' in plan.decisions[0].reason
+
+
+def test_decision_dict_has_effects_and_newer_iptables():
+    plan, _chains = plan_for([3, 5, 6])
+    ct, length, lookup = [d.as_dict() for d in plan.decisions]
+    assert ct['effects'][0] == nc.HURT_CHECK and 'incompatible' in ct['effects'][1]
+    assert length['effects'][1] == nc.HURT_LISTING[nc.nf.LISTING_ABORTS]
+    assert lookup['effects'] == [nc.HURT_LISTING[nc.nf.LISTING_LOSSY]]
+    assert ct['newer_iptables']['reads'] is False and length['newer_iptables']['reads'] is False
+    assert lookup['newer_iptables']['reads'] is None
+
+
+@pytest.mark.parametrize('hits, reads', [
+    ([('meta_set', 'meta mark set')], True),
+    ([('meta_set', 'meta priority set')], None),
+    ([('meta_set', 'meta mark set'), ('ct', 'ct state')], False),
+    ([('statement', 'log')], None),
+    ([('fib', 'fib daddr')], False),
+    ([('meta_key', 'meta skuid')], False),
+])
+def test_newer_iptables_per_issue_8(hits, reads):
+    verdict = nc.newer_iptables([nc.nf.ExprHit(c, w) for c, w in hits])
+    assert verdict['reads'] is reads and verdict['version'] == '1.8.11'
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# texts
+
+def test_transaction_text():
+    plan, _chains = plan_for([3, 5])
+    assert nc.transaction_text(plan) == ('delete rule ip filter FORWARD handle 3\n'
+                                         'delete rule ip filter FORWARD handle 5\n')
+
+
+def test_undo_after_kept_rules_and_runs_in_reverse():
+    plan, chains = plan_for([3, 5, 6])
+    # 3 goes back after 2; the run 5, 6 after 4: 6 first, then 5 (each lands right after 4) -> 4, 5, 6
+    assert nc.undo_commands(plan, chains) == [
+        'add rule ip filter FORWARD position 2 ct state established accept',
+        'add rule ip filter FORWARD position 4 ip saddr { 10.1.1.1, 10.2.2.2 } accept',
+        'add rule ip filter FORWARD position 4 ip length 100 counter packets 0 bytes 0 accept',
+    ]
+
+
+def test_undo_at_chain_head_inserts_before_first_kept_rule():
+    rows = [CHAIN[1], CHAIN[3], CHAIN[0]]  # 3, 5 foreign at the head, then 2
+    plan, chains = plan_for([3, 5], rows=rows)
+    assert nc.undo_commands(plan, chains) == [
+        'insert rule ip filter FORWARD position 2 ct state established accept',
+        'insert rule ip filter FORWARD position 2 ip length 100 counter packets 0 bytes 0 accept',
+    ]
+
+
+def test_undo_of_whole_chain_appends_in_order():
+    rows = [CHAIN[1], CHAIN[3]]
+    plan, chains = plan_for([3, 5], rows=rows)
+    assert nc.undo_commands(plan, chains) == [
+        'add rule ip filter FORWARD ct state established accept',
+        'add rule ip filter FORWARD ip length 100 counter packets 0 bytes 0 accept',
+    ]
+
+
+def test_undo_skips_absent_and_text_header():
+    plan, chains = plan_for([3, 42])
+    text = nc.undo_text(plan, chains, '20260101T000000Z')
+    assert text.startswith('#!/usr/sbin/nft -f\n')
+    assert '#   ip filter FORWARD handle 3: ct state established accept (sha256:' in text
+    assert 'handle 42' not in text
+    commands = [line for line in text.splitlines() if not line.startswith('#')]
+    assert commands == ['add rule ip filter FORWARD position 2 ct state established accept']
+    assert 'flush' not in text
+
+
+def test_backup_names():
+    names = nc.backup_names('20260101T000000Z')
+    assert names['directory'] == 'nft-conflicts-20260101T000000Z'
+    assert sorted(names) == ['directory', 'ruleset', 'ruleset_json', 'transaction', 'undo']
+
+
+def test_diff_after_drops_only_removed_rule_lines():
+    text = (FIX / 'nft-incompatible.nft-table-a.txt').read_text()
+    after = nc.diff_after(text, [3, 1])  # 1 is the table's and the chain's handle: never dropped
+    assert 'ct state established' not in after and 'ip saddr 10.0.0.1' in after
+    assert after.count('\n') == text.count('\n') - 1
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# verification
+
+def ruleset(rows, extra=()):
+    items = json.loads(chain_json([(h, e) for h, e, _t in rows]))['nftables']
+    return json.dumps({'nftables': items + list(extra)})
+
+
+def test_ruleset_changes_exact_removal_is_clean():
+    before = nc.ruleset_index(ruleset(CHAIN))
+    after_rows = [r for r in CHAIN if r[0] not in (3, 5)]
+    bumped = [(h, [e[0], counter(9, 999)] + e[2:] if len(e) > 2 else e, t) for h, e, t in after_rows]
+    after = nc.ruleset_index(ruleset(bumped))
+    assert nc.ruleset_changes(before, after, [ref(3), ref(5)]) == []
+
+
+def test_ruleset_changes_reports_everything_else():
+    inet = {'table': {'family': 'inet', 'name': 'netbird', 'handle': 7}}
+    before = nc.ruleset_index(ruleset(CHAIN, [inet]))
+    changed_rows = [(h, [SADDR2, ACCEPT] if h == 2 else e, t) for h, e, t in CHAIN if h not in (3, 6)]
+    after = nc.ruleset_index(ruleset(changed_rows, [{'table': {'family': 'inet', 'name': 'other', 'handle': 8}}]))
+    problems = nc.ruleset_changes(before, after, [ref(3), ref(5)])
+    assert sorted(problems) == sorted([
+        'rule ip filter FORWARD handle 2 changed', 'rule ip filter FORWARD handle 5 is still there',
+        'rule ip filter FORWARD handle 6 disappeared', 'table inet netbird disappeared', 'table inet other appeared'])
+
+
+def test_ruleset_index_rejects_garbage():
+    with pytest.raises(nc.ConflictError, match='not JSON'):
+        nc.ruleset_index('{')
+    with pytest.raises(nc.ConflictError, match='top-level "nftables"'):
+        nc.ruleset_index('[]')
