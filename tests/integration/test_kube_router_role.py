@@ -122,3 +122,24 @@ def test_role_missing_daemonset_is_a_clear_failure(api, ansible_env):
     out, changed, failed = play(api, ansible_env, expect_rc=2, kubenode_kube_router_remediate=True,
                                 kubenode_kube_router_namespace='nowhere')
     assert failed == 1 and 'in namespace nowhere' in out
+
+
+def test_preflight_reads_the_daemonset_when_asked(api, ansible_env, tmp_path):
+    """kubenode_cni=kube-router + kubenode_preflight_check_cluster: the preflight on this machine (real facts: its
+    detected mode is nft) also reads the DaemonSet from the stand-in and fails on the legacy-forcing k0s image."""
+    inventory = tmp_path / 'inventory.ini'
+    inventory.write_text('node-a ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n')
+    values = {'kubenode_cni': 'kube-router', 'kubenode_preflight_check_cluster': True,
+              'kubenode_distribution': 'k0s', 'kubenode_preflight_fail_on': 'never',
+              'kubenode_kube_router_kubeconfig': str(api.kubeconfig_path)}
+    argv = [kntest.ansible_bin('ansible-playbook'), '-i', str(inventory), '-e', json.dumps(values),
+            'kubenode.netfilter.preflight', '--check']
+    proc = kntest.run(argv, env=ansible_env, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert BAD in proc.stdout and 'node-a' in proc.stdout
+    assert api.patch_counts()['all'] == 0
+
+    values['kubenode_preflight_check_cluster'] = False
+    argv[4] = json.dumps(values)
+    proc = kntest.run(argv, env=ansible_env, check=False)
+    assert BAD not in proc.stdout, proc.stdout
