@@ -17,7 +17,7 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------------------------------
 APT_PACKAGES=(iptables nftables ipset podman runc debootstrap kmod procps iproute2 util-linux rsync
-  chromium fonts-dejavu-core busybox-static)
+  chromium fonts-dejavu-core busybox-static dpkg-dev)
 if [ -n "${KUBENODE_EXTRA_APT:-}" ]; then
   read -r -a extra <<<"$KUBENODE_EXTRA_APT"
   APT_PACKAGES+=("${extra[@]}")

@@ -3,7 +3,9 @@
 #   localhost/kubenode-debian12:base     debootstrap (minbase) of Debian 12 with python3 and the netfilter tools
 #   localhost/kubenode-debian12:<name>   variants derived from base by tests/images/<name>.Containerfile
 # An image is rebuilt only when its recipe changed (a hash label on the image). No container gets a network:
-# packages come from the host's configured Debian archive at debootstrap time only.
+# packages come from the host's configured Debian archive at debootstrap time only, and, for the package tests
+# (molecule kernel_modules / netfilter_tools), from the local file:// apt repository that aptrepo.sh builds
+# (/var/lib/kubenode-netfilter-test/aptrepo, mounted read-only into the containers).
 # Needs root and the podman configuration that scripts/bootstrap.sh writes (CONTAINERS_CONF, CONTAINERS_STORAGE_CONF).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -67,3 +69,4 @@ build_base
 for file in "$HERE"/*.Containerfile; do
   [ -e "$file" ] && build_variant "$file"
 done
+"$HERE/aptrepo.sh"
