@@ -436,17 +436,6 @@ def _tool_info(nf: Mapping[str, Any], tool: str) -> Optional[Mapping[str, Any]]:
     return info if isinstance(info, dict) and info.get('path') else None
 
 
-def _bundled(nf: Mapping[str, Any], tool: str) -> Optional[Mapping[str, Any]]:
-    dirs = nf.get('bundled')
-    if not isinstance(dirs, dict):
-        return None
-    for directory in sorted(dirs):
-        tools = dirs[directory]
-        if isinstance(tools, dict) and isinstance(tools.get(tool), dict) and not tools[tool].get('error'):
-            return tools[tool]
-    return None
-
-
 def _version_ok(version: Any, minimum: str) -> Optional[bool]:
     have = req._vt(version if isinstance(version, str) else None)
     if have is None:
@@ -471,7 +460,7 @@ def tools_plan(netfilter: Mapping[str, Any], mode: str, packages: Mapping[str, A
         if info is not None and not info.get('error'):
             present.append(tool)
             continue
-        bundled = _bundled(netfilter, tool) if distribution == 'k3s' else None
+        bundled = req.bundled_tool(netfilter, tool) if distribution == 'k3s' else None
         if bundled is not None and not install_on_k3s:
             bundled_only.append(tool)
             notes.append('%s: not on the host, but k3s bundles it at %s (version %s); no host package installed '
@@ -492,7 +481,7 @@ def tools_plan(netfilter: Mapping[str, Any], mode: str, packages: Mapping[str, A
         info = _tool_info(netfilter, requirement.what)
         where = 'host'
         if info is None and requirement.what in bundled_only:
-            info, where = _bundled(netfilter, requirement.what), 'bundled with k3s'
+            info, where = req.bundled_tool(netfilter, requirement.what), 'bundled with k3s'
         if info is None:
             continue
         ok = _version_ok(info.get('version'), requirement.minimum)

@@ -736,6 +736,19 @@ def _get(mapping: Any, *path: str) -> Any:
     return cur
 
 
+def bundled_tool(netfilter: Any, name: str) -> Optional[Dict[str, Any]]:
+    """The first working copy of tool ``name`` that netfilter_backend_facts found in a bundled directory
+    (``netfilter['bundled'][dir][name]``, directories in sorted order), or None."""
+    dirs = _get(netfilter, 'bundled')
+    if not isinstance(dirs, dict):
+        return None
+    for directory in sorted(dirs):
+        tools = dirs[directory]
+        if isinstance(tools, dict) and isinstance(tools.get(name), dict) and not tools[name].get('error'):
+            return tools[name]
+    return None
+
+
 def _sysctl_int(value: Any) -> Optional[int]:
     if isinstance(value, bool):
         return int(value)
@@ -799,14 +812,7 @@ class _Context(object):
 
     def bundled(self, name: str) -> Optional[Dict[str, Any]]:
         """A working bundled tool reported under ``bundled`` (any search path), or None."""
-        dirs = _get(self.nf, 'bundled')
-        if not isinstance(dirs, dict):
-            return None
-        for directory in sorted(dirs):
-            tools = dirs[directory]
-            if isinstance(tools, dict) and isinstance(tools.get(name), dict) and not tools[name].get('error'):
-                return tools[name]
-        return None
+        return bundled_tool(self.nf, name)
 
     def bundled_reported(self) -> bool:
         dirs = _get(self.nf, 'bundled')
