@@ -143,3 +143,14 @@ def test_preflight_reads_the_daemonset_when_asked(api, ansible_env, tmp_path):
     argv[4] = json.dumps(values)
     proc = kntest.run(argv, env=ansible_env, check=False)
     assert BAD not in proc.stdout, proc.stdout
+
+
+def test_rollout_that_never_becomes_ready_is_reported(api, ansible_env):
+    """The stand-in reports 0 ready pods after the patch: the role fails with the numbers and how to undo."""
+    api.never_ready = True
+    out, changed, failed = play(api, ansible_env, expect_rc=2, kubenode_kube_router_remediate=True,
+                                kubenode_kube_router_wait=True, kubenode_kube_router_wait_timeout=5)
+    assert failed == 1 and changed == 1
+    assert 'did not become ready within 5 s' in out
+    assert 'kube-system/kube-router: 0 of' in out
+    assert 'kubenode_kube_router_revert: true' in out
