@@ -120,3 +120,15 @@ def test_fleet_report_lists_every_host(real_run):
     for host in STATES:
         assert host in text
         assert host in html
+
+
+@pytest.mark.parametrize("fail_on", ["never", "warning"])
+def test_fail_on_threshold(fleet, ansible_env, fail_on):
+    proc, result, report, _dir = run_preflight(fleet, ansible_env, "-e", "kubenode_preflight_fail_on=" + fail_on)
+    failed = sorted(h for h, s in result["stats"].items() if s["failures"])
+    if fail_on == "never":
+        assert failed == [] and proc.returncode == 0
+    else:
+        blocking = sorted(h for h in STATES if _ids(report, h, "error") or _ids(report, h, "warning"))
+        assert failed == blocking
+        assert set(failed) >= {h for h, state in STATES.items() if state[2]}
