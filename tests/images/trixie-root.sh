@@ -3,8 +3,8 @@
 # what a newer iptables-nft reads: tests run `chroot ROOT iptables-nft ...` inside a throwaway network namespace
 # (the chroot shares the namespace; only the binaries and libraries come from the root).
 #   tests/images/trixie-root.sh [DIR]     (default $KUBENODE_TRIXIE_ROOT or /var/lib/kubenode-netfilter-test/trixie-root)
-# Packages come from the Debian archive this machine's apt already uses (read from /etc/apt/sources* at run time, as
-# tests/images/build.sh does). The Release file is checked with /usr/share/keyrings/debian-archive-keyring.gpg: the
+# Packages come from the Debian archive this machine's apt already uses (read from /etc/apt/sources* at run time by
+# debian_mirror() in tests/images/lib.sh). The Release file is checked with /usr/share/keyrings/debian-archive-keyring.gpg: the
 # trixie keys are in bookworm's debian-archive-keyring since 2023.3+deb12u2. The root is rebuilt only when the recipe
 # changed (DIR/.kubenode-recipe); a build goes to a temporary directory beside DIR and is renamed into place.
 # Prints DIR on stdout when done; progress and errors on stderr (the debootstrap log tail on failure).
@@ -17,19 +17,8 @@ VARIANT="minbase"
 KEYRING="/usr/share/keyrings/debian-archive-keyring.gpg"
 RECIPE_FILE=".kubenode-recipe"
 log() { printf '[trixie-root] %s\n' "$*" >&2; }
-
-debian_mirror() {
-  # The Debian archive this machine's apt already uses (deb822 sources first, then one-line sources).
-  local uri
-  uri="$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
-    /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)"
-  if [ -z "$uri" ]; then
-    uri="$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) { print $i; exit } }' \
-      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1)"
-  fi
-  [ -n "$uri" ] || { log "no Debian archive found in /etc/apt/sources.list*"; return 1; }
-  echo "$uri"
-}
+# shellcheck source=tests/images/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 umount_below() {
   # debootstrap mounts proc/sys/dev/pts inside the target; a failed run may leave them: unmount before deleting.
