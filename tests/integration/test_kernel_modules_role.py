@@ -48,13 +48,11 @@ def run_role(tmp_path, extra, check=False, interpreter="/usr/bin/python3", expec
     inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % interpreter)
     evars = tmp_path / "vars.json"
     evars.write_text(json.dumps(extra))
-    env = dict(kntest.ansible_environment(), ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
     argv = [kntest.ansible_bin("ansible-playbook"), "-i", str(inventory), str(play), "-e", "@%s" % evars]
     if check:
         argv += ["--check", "--diff"]
-    proc = kntest.run(argv, env=env, check=False)
+    proc, out = kntest.run_ansible_json(argv, kntest.ansible_environment())
     assert proc.returncode == expect_rc, proc.stdout[-6000:] + proc.stderr[-3000:]
-    out = json.loads(proc.stdout)
     tasks = {}
     for play_out in out["plays"]:
         for task in play_out["tasks"]:

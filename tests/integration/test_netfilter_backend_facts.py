@@ -58,15 +58,13 @@ def run_module(ns, tmp_path, args=None, env_extra=None, hide=None):
 
 def run_ansible(ns, tmp_path, ansible_env, args=None):
     python = ns.interpreter(tmp_path)
-    env = dict(ansible_env)
-    env.update({'ANSIBLE_STDOUT_CALLBACK': 'ansible.builtin.json', 'ANSIBLE_LOAD_CALLBACK_PLUGINS': '1'})
     argv = [kntest.ansible_bin('ansible'), 'localhost', '-i', 'localhost,', '-c', 'local',
             '-e', 'ansible_python_interpreter=%s' % python, '-m', 'kubenode.netfilter.netfilter_backend_facts']
     if args:
         argv += ['-a', json.dumps(args)]
-    proc = kntest.run(argv, env=env, check=False)
+    proc, output = kntest.run_ansible_json(argv, ansible_env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    host = json.loads(proc.stdout)['plays'][0]['tasks'][0]['hosts']['localhost']
+    host = output['plays'][0]['tasks'][0]['hosts']['localhost']
     return host['ansible_facts']['netfilter']
 
 
@@ -368,11 +366,12 @@ def test_check_mode_identical(tmp_path, ansible_env):
         python = ns.interpreter(tmp_path)
         outs = []
         for extra in ([], ['--check']):
-            env = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json', ANSIBLE_LOAD_CALLBACK_PLUGINS='1')
-            proc = kntest.run([kntest.ansible_bin('ansible'), 'localhost', '-i', 'localhost,', '-c', 'local', '-e',
-                               'ansible_python_interpreter=%s' % python, '-m',
-                               'kubenode.netfilter.netfilter_backend_facts'] + extra, env=env)
-            host = json.loads(proc.stdout)['plays'][0]['tasks'][0]['hosts']['localhost']
+            proc, output = kntest.run_ansible_json(
+                [kntest.ansible_bin('ansible'), 'localhost', '-i', 'localhost,', '-c', 'local', '-e',
+                 'ansible_python_interpreter=%s' % python, '-m', 'kubenode.netfilter.netfilter_backend_facts'] + extra,
+                ansible_env)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            host = output['plays'][0]['tasks'][0]['hosts']['localhost']
             assert host['changed'] is False
             outs.append(host['ansible_facts']['netfilter'])
     assert outs[0] == outs[1]

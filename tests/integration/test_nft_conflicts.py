@@ -308,19 +308,13 @@ def playbook(ns, tmp_path, ansible_env, extra, check=False, diff=False):
     play.write_text('- hosts: all\n  gather_facts: false\n  roles:\n    - role: kubenode.netfilter.nft_conflicts\n')
     varsfile = tmp_path / ('vars-%s.json' % os.urandom(4).hex())
     varsfile.write_text(json.dumps(extra))
-    env = dict(ansible_env)
-    env.update({'ANSIBLE_STDOUT_CALLBACK': 'ansible.builtin.json', 'ANSIBLE_LOAD_CALLBACK_PLUGINS': '1'})
     argv = [kntest.ansible_bin('ansible-playbook'), '-i', 'localhost,', '-c', 'local',
             '-e', 'ansible_python_interpreter=%s' % python, '-e', '@%s' % varsfile, str(play)]
     if check:
         argv.append('--check')
     if diff:
         argv.append('--diff')
-    proc = kntest.run(argv, env=env, check=False)
-    try:
-        out = json.loads(proc.stdout)
-    except ValueError:
-        pytest.fail('ansible-playbook printed no JSON: rc %d\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
+    proc, out = kntest.run_ansible_json(argv, ansible_env)
     tasks = dict((t['task']['name'].split(' : ', 1)[-1], t['hosts'].get('localhost', {})) for t in out['plays'][0]['tasks'])
     return proc.returncode, out['stats']['localhost'], tasks
 

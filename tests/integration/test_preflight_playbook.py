@@ -59,14 +59,9 @@ def fleet(tmp_path_factory):
 def run_preflight(fleet, ansible_env, *extra):
     tmp, inventory = fleet
     report_dir = tmp / ("report" + "".join(e.strip("-") for e in extra))
-    env = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
-    proc = kntest.run([kntest.ansible_bin("ansible-playbook"), "-i", str(inventory), "kubenode.netfilter.preflight",
-                       "-e", "kubenode_preflight_report_dir=%s" % report_dir, *extra], env=env, check=False)
-    try:
-        result = json.loads(proc.stdout)
-    except ValueError:
-        pytest.fail("ansible-playbook did not print JSON (rc %d)\nstdout:\n%s\nstderr:\n%s"
-                    % (proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
+    proc, result = kntest.run_ansible_json(
+        [kntest.ansible_bin("ansible-playbook"), "-i", str(inventory), "kubenode.netfilter.preflight",
+         "-e", "kubenode_preflight_report_dir=%s" % report_dir, *extra], ansible_env)
     report = json.loads((report_dir / "kubenode-preflight.json").read_text())
     return proc, result, report, report_dir
 

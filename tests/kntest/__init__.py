@@ -1,6 +1,7 @@
 """Helpers shared by the unit and integration tests (import as ``kntest``; tests/conftest.py puts it on sys.path)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -74,6 +75,21 @@ def run(argv, env=None, check=True, **kwargs) -> subprocess.CompletedProcess:
     if check and proc.returncode != 0:
         pytest.fail(f"{argv!r} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
+
+
+def run_ansible_json(argv, env) -> tuple:
+    """Run an ``ansible`` / ``ansible-playbook`` command with the json stdout callback.
+
+    Returns ``(proc, output)``, the completed process and its parsed JSON; fails the test showing argv, rc, stdout and
+    stderr when the command printed no JSON. The caller checks the return code it expects."""
+    env = dict(env, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    proc = run(argv, env=env, check=False)
+    try:
+        output = json.loads(proc.stdout)
+    except ValueError:
+        pytest.fail("no JSON from %r (rc %d)\nstdout:\n%s\nstderr:\n%s"
+                    % (list(argv), proc.returncode, proc.stdout[-6000:], proc.stderr[-3000:]))
+    return proc, output
 
 
 def is_root() -> bool:

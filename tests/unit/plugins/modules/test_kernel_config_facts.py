@@ -27,18 +27,12 @@ def inventory(tmp_path_factory):
 
 def run_module(ansible_env, inventory, args="", check=False):
     """Run the module ad hoc; return the host's result dict (json stdout callback)."""
-    env = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
     argv = [kntest.ansible_bin("ansible"), "localhost", "-i", str(inventory), "-m", MODULE]
     if args:
         argv += ["-a", args]
     if check:
         argv.append("--check")
-    proc = kntest.run(argv, env=env, check=False)
-    try:
-        data = json.loads(proc.stdout)
-    except ValueError:
-        pytest.fail("no JSON from %r (rc %d)\nstdout:\n%s\nstderr:\n%s" % (argv, proc.returncode, proc.stdout,
-                                                                           proc.stderr))
+    _proc, data = kntest.run_ansible_json(argv, ansible_env)
     return data["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
