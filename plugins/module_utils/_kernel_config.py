@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import zlib
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from ansible_collections.kubenode.netfilter.plugins.module_utils._version import version_tuple
 
 # Option states other than a literal value.
 STATE_Y = 'y'
@@ -36,7 +39,15 @@ INVALID = 'invalid'
 
 MODULE_SUFFIXES = ('.ko', '.ko.gz', '.ko.xz', '.ko.zst')
 GZIP_MAGIC = b'\x1f\x8b'
-MAX_CONFIG_BYTES = 64 * 1024 * 1024
+
+# Bounds: every file is read at most this far (issue 17: FIFOs, /dev/zero behind a node file, giant files).
+MAX_CONFIG_BYTES = 64 * 1024 * 1024       # a config, plain or after gunzip (real ones: 100-400 KiB)
+MAX_CONFIG_SYMBOLS = 50000                 # distinct symbols; Linux has ~20k Kconfig symbols over all arches
+MAX_MODULES_FILE_BYTES = 32 * 1024 * 1024  # modules.dep / modules.builtin (real ones: < 2 MiB)
+MAX_PROC_FILE_BYTES = 4 * 1024 * 1024      # /proc/modules, /proc/net/ip_tables_* (real ones: < 100 KiB)
+MAX_SMALL_FILE_BYTES = 4096                # osrelease, initstate
+MAX_DISK_SCAN_FILES = 200000               # files walked under lib/modules/<release> (real trees: ~6-10k)
+MAX_SYMLINKS = 40                          # as the kernel's own limit for one path lookup
 
 _ASSIGN_RE = re.compile(r'^CONFIG_([A-Za-z0-9_]+)=(.*)$')
 _NOT_SET_RE = re.compile(r'^# CONFIG_([A-Za-z0-9_]+) is not set\s*$')
@@ -96,8 +107,11 @@ class ModuleEvidence:
     dep: Dict[str, str] = field(default_factory=dict)
     dep_read: bool = False
     sys_module_dir: Optional[str] = None
+    root: str = '/'
+    modules_node_dir: Optional[str] = None  # modules_dir as a path on the node (before root), for reading below it
     _disk: Dict[str, str] = field(default_factory=dict)
     _disk_scanned: List[bool] = field(default_factory=lambda: [False])
+    _disk_truncated: List[bool] = field(default_factory=lambda: [False])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -125,21 +139,17 @@ def module_name_from_path(path: str) -> Optional[str]:
 
 
 def parse_version(text: Optional[str]) -> Optional[str]:
-    """``6.18.44-fc-v1098`` -> ``6.18.44``; ``6.1`` -> ``6.1.0``; None when no version is recognisable."""
-    if not text:
-        return None
-    match = _RELEASE_RE.match(text.strip())
-    if not match:
-        return None
-    return '%s.%s.%s' % (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+    """``6.18.44-fc-v1098`` -> ``6.18.44``; ``6.1`` -> ``6.1.0``; None when no version is recognisable.
 
-
-def version_tuple(version: Optional[str]) -> Optional[Tuple[int, int, int]]:
-    parsed = parse_version(version)
+    Needs at least ``major.minor`` at the start; the numbers come from the collection's one parser
+    (``_version.version_tuple``).
+    """
+    if not text or not _RELEASE_RE.match(text.strip()):
+        return None
+    parsed = version_tuple(text.strip())
     if parsed is None:
         return None
-    major, minor, patch = parsed.split('.')
-    return (int(major), int(minor), int(patch))
+    return '%d.%d.%d' % parsed
 
 
 def header_version(text: str) -> Optional[str]:
@@ -149,15 +159,158 @@ def header_version(text: str) -> Optional[str]:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Reading files below a root: confined, regular files only, bounded
+
+def valid_release(release: Optional[str]) -> bool:
+    """A kernel release usable as one path component: no ``/``, no ``..``, no NUL, no whitespace or control
+    characters, at most 255 characters. Everything built from a release (``lib/modules/<release>``) relies on it."""
+    if not isinstance(release, str) or not release or len(release) > 255:
+        return False
+    if '/' in release or '..' in release or release == '.':
+        return False
+    return not any(ord(ch) < 33 or ord(ch) == 127 for ch in release)
+
+
+def resolve_in_root(root: str, path: str) -> str:
+    """``path`` (absolute, as on the node) resolved below ``root`` the way a chroot would: an absolute symlink
+    target starts again at ``root`` and ``..`` stops at ``root`` (as Linux's openat2 RESOLVE_IN_ROOT). The result
+    never leaves ``root``; with ``root`` ``/`` it is the real path. Raises ConfigError (unreadable) on a symlink loop.
+    """
+    base = os.path.realpath(root or '/')
+    prefix = '' if base == '/' else base
+    pending = [p for p in path.split('/') if p not in ('', '.')]
+    done = []  # type: List[str]
+    hops = 0
+    exists = True
+    while pending:
+        part = pending.pop(0)
+        if part == '..':
+            if done:
+                done.pop()
+            continue
+        done.append(part)
+        if not exists:
+            continue
+        current = prefix + '/' + '/'.join(done)
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:
+            exists = False  # the rest cannot exist either; keep resolving '..' lexically
+            continue
+        if stat.S_ISLNK(mode):
+            hops += 1
+            if hops > MAX_SYMLINKS:
+                raise ConfigError(prefix + '/' + path.lstrip('/'), UNREADABLE, 'too many levels of symbolic links')
+            try:
+                target = os.readlink(current)
+            except OSError as exc:
+                raise ConfigError(current, UNREADABLE, 'cannot read symlink: %s' % (exc.strerror or exc))
+            done.pop()
+            if target.startswith('/'):
+                done = []
+            pending = [p for p in target.split('/') if p not in ('', '.')] + pending
+    return prefix + '/' + '/'.join(done) if done else (prefix or '/')
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, 'a FIFO'), (stat.S_ISCHR, 'a character device'),
+                       (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket')):
+        if test(mode):
+            return name
+    return 'not a regular file'
+
+
+def read_bounded(path: str, limit: int) -> bytes:
+    """At most ``limit`` + 1 bytes of a regular file (procfs and sysfs files are regular files of size 0: they are
+    read the same way, never trusted for their size). Opening never blocks (O_NONBLOCK: a FIFO is refused, not
+    waited on). Raises ConfigError with status not_found / unreadable; callers decide what ``limit`` + 1 bytes mean.
+    """
+    flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_NOCTTY', 0) | getattr(os, 'O_CLOEXEC', 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise ConfigError(path, NOT_FOUND, 'no such file')
+    except NotADirectoryError:
+        raise ConfigError(path, NOT_FOUND, 'no such file (a parent is not a directory)')
+    except PermissionError as exc:
+        raise ConfigError(path, UNREADABLE, 'permission denied (%s)' % (exc.strerror or exc))
+    except OSError as exc:
+        raise ConfigError(path, UNREADABLE, 'cannot open: %s' % (exc.strerror or exc))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(path, UNREADABLE, 'is a directory, not a file')
+        if not stat.S_ISREG(mode):
+            raise ConfigError(path, UNREADABLE, 'is %s, not a regular file' % _file_kind(mode))
+        chunks = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1024 * 1024))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b''.join(chunks)
+    except IsADirectoryError:
+        raise ConfigError(path, UNREADABLE, 'is a directory, not a file')
+    except OSError as exc:
+        raise ConfigError(path, UNREADABLE, 'cannot read: %s' % (exc.strerror or exc))
+    finally:
+        os.close(fd)
+
+
+def read_node_text(root: str, path: str, limit: int) -> Optional[str]:
+    """Text of ``path`` below ``root`` (confined, regular, at most ``limit`` bytes); None when it does not exist,
+    cannot be read, is not a regular file or is larger than ``limit`` (a truncated read would be a guess)."""
+    try:
+        data = read_bounded(resolve_in_root(root, path), limit)
+    except ConfigError:
+        return None
+    if len(data) > limit:
+        return None
+    return data.decode('utf-8', 'replace')
+
+
+def is_dir_in_root(root: str, path: str) -> Optional[str]:
+    """The resolved (confined) directory for ``path`` below ``root``, or None when it is not a directory."""
+    try:
+        resolved = resolve_in_root(root, path)
+    except ConfigError:
+        return None
+    return resolved if os.path.isdir(resolved) else None
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Parsing
 
-def parse_config_text(text: str) -> Dict[str, str]:
+class TooManySymbols(ValueError):
+    """The text defines more distinct symbols than ``max_symbols``."""
+
+
+_PARSE_CHUNK = 1024 * 1024
+
+
+def _lines(text: str) -> Iterable[str]:
+    """``text.splitlines()`` a chunk at a time (cut right after a newline), so a 60 MB text never becomes one list
+    of millions of strings."""
+    start = 0
+    size = len(text)
+    while start < size:
+        end = text.find('\n', start + _PARSE_CHUNK)
+        end = size if end < 0 else end + 1
+        for line in text[start:end].splitlines():
+            yield line
+        start = end
+
+
+def parse_config_text(text: str, max_symbols: Optional[int] = None) -> Dict[str, str]:
     """Symbol (without ``CONFIG_``) -> ``y`` | ``m`` | ``n`` | value. CRLF tolerated; the last assignment wins.
 
-    String values lose their surrounding quotes (and ``\\"`` / ``\\\\`` escapes); numbers stay strings.
+    String values lose their surrounding quotes (and ``\\"`` / ``\\\\`` escapes); numbers stay strings. Raises
+    TooManySymbols when more than ``max_symbols`` distinct symbols appear.
     """
     options = {}  # type: Dict[str, str]
-    for raw in text.splitlines():
+    for raw in _lines(text):
         line = raw.strip()
         if not line:
             continue
@@ -165,33 +318,55 @@ def parse_config_text(text: str) -> Dict[str, str]:
             match = _NOT_SET_RE.match(line)
             if match:
                 options[match.group(1)] = STATE_N
-            continue
-        match = _ASSIGN_RE.match(line)
-        if not match:
-            continue
-        value = match.group(2).strip()
-        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-            value = value[1:-1].replace('\\"', '"').replace('\\\\', '\\')
-        options[match.group(1)] = value
+            else:
+                continue
+        else:
+            match = _ASSIGN_RE.match(line)
+            if not match:
+                continue
+            value = match.group(2).strip()
+            if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+                value = value[1:-1].replace('\\"', '"').replace('\\\\', '\\')
+            options[match.group(1)] = value
+        if max_symbols is not None and len(options) > max_symbols:
+            raise TooManySymbols('more than %d distinct CONFIG_ symbols' % max_symbols)
     return options
+
+
+def gunzip_all(data: bytes, path: str, limit: int = MAX_CONFIG_BYTES) -> bytes:
+    """Every member of a gzip file (RFC 1952 allows several concatenated; ``zcat`` reads them all), at most
+    ``limit`` bytes in total. Raises ConfigError (invalid) on corrupt or truncated data or when over ``limit``."""
+    out = []
+    total = 0
+    rest = data
+    while True:
+        decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            raw = decomp.decompress(rest, limit - total + 1)
+            if decomp.unconsumed_tail or total + len(raw) > limit:
+                raise ConfigError(path, INVALID, 'gzip data expands beyond %d bytes' % limit)
+            raw += decomp.flush()
+        except zlib.error as exc:
+            raise ConfigError(path, INVALID, 'corrupt gzip: %s' % exc)
+        if not decomp.eof:
+            raise ConfigError(path, INVALID, 'corrupt gzip: compressed stream is truncated')
+        total += len(raw)
+        if total > limit:
+            raise ConfigError(path, INVALID, 'gzip data expands beyond %d bytes' % limit)
+        out.append(raw)
+        rest = decomp.unused_data
+        # gzip(1) ignores trailing zero padding (tape blocks); anything else after a member must be another member
+        if not rest or not rest.strip(b'\x00'):
+            break
+        if rest[:2] != GZIP_MAGIC:
+            raise ConfigError(path, INVALID, 'corrupt gzip: trailing garbage after member %d' % len(out))
+    return b''.join(out)
 
 
 def decode_config_bytes(data: bytes, path: str) -> Tuple[str, bool]:
     """Bytes of a config file (gzip told by content, not name) -> (text, was_compressed). Raises ConfigError."""
     compressed = data[:2] == GZIP_MAGIC
-    if compressed:
-        try:
-            decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            raw = decomp.decompress(data, MAX_CONFIG_BYTES)
-            if decomp.unconsumed_tail:
-                raise ConfigError(path, INVALID, 'gzip data expands beyond %d bytes' % MAX_CONFIG_BYTES)
-            raw += decomp.flush()
-            if not decomp.eof:
-                raise ConfigError(path, INVALID, 'corrupt gzip: compressed stream is truncated')
-        except zlib.error as exc:
-            raise ConfigError(path, INVALID, 'corrupt gzip: %s' % exc)
-    else:
-        raw = data
+    raw = gunzip_all(data, path) if compressed else data
     if not raw.strip():
         raise ConfigError(path, INVALID, 'empty file' if not compressed else 'gzip holds an empty file')
     if b'\x00' in raw:
@@ -206,26 +381,29 @@ def decode_config_bytes(data: bytes, path: str) -> Tuple[str, bool]:
     return text, compressed
 
 
-def read_config(path: str) -> KernelConfig:
-    """Read and parse one file. Raises ConfigError(status=not_found|unreadable|invalid)."""
+def read_config(path: str, root: Optional[str] = None) -> KernelConfig:
+    """Read and parse one file. Raises ConfigError(status=not_found|unreadable|invalid).
+
+    With ``root``, ``path`` is a path on the node: it is resolved below ``root`` (never outside it) and reported
+    as ``root`` + ``path``. Without, ``path`` is opened as it is.
+    """
+    shown = join_root(root, path) if root is not None else path
     try:
-        with open(path, 'rb') as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
-        raise ConfigError(path, NOT_FOUND, 'no such file')
-    except IsADirectoryError:
-        raise ConfigError(path, UNREADABLE, 'is a directory, not a file')
-    except PermissionError as exc:
-        raise ConfigError(path, UNREADABLE, 'permission denied (%s)' % (exc.strerror or exc))
-    except OSError as exc:
-        raise ConfigError(path, UNREADABLE, 'cannot read: %s' % (exc.strerror or exc))
+        real = resolve_in_root(root, path) if root is not None else path
+        data = read_bounded(real, MAX_CONFIG_BYTES)
+    except ConfigError as exc:
+        raise ConfigError(shown, exc.status, exc.reason)
     if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(path, INVALID, 'larger than %d bytes, not a kernel config' % MAX_CONFIG_BYTES)
-    text, compressed = decode_config_bytes(data, path)
-    options = parse_config_text(text)
+        raise ConfigError(shown, INVALID, 'larger than %d bytes, not a kernel config' % MAX_CONFIG_BYTES)
+    text, compressed = decode_config_bytes(data, shown)
+    del data
+    try:
+        options = parse_config_text(text, MAX_CONFIG_SYMBOLS)
+    except TooManySymbols as exc:
+        raise ConfigError(shown, INVALID, '%s: not a kernel config' % exc)
     if not options:
-        raise ConfigError(path, INVALID, 'no CONFIG_ lines: not a kernel config')
-    return KernelConfig(path=path, options=options, header_version=header_version(text), compressed=compressed)
+        raise ConfigError(shown, INVALID, 'no CONFIG_ lines: not a kernel config')
+    return KernelConfig(path=shown, options=options, header_version=header_version(text), compressed=compressed)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -239,10 +417,11 @@ def join_root(root: str, path: str) -> str:
     return root.rstrip('/') + '/' + path.lstrip('/')
 
 
-def candidate_paths(release: Optional[str]) -> List[str]:
-    """The search order (absolute, before ``root`` is applied)."""
-    paths = ['/proc/config.gz']
-    if release:
+def candidate_paths(release: Optional[str], running: bool = True) -> List[str]:
+    """The search order (absolute, before ``root`` is applied). ``running=False`` (an installed, not running kernel)
+    leaves out the running kernel's ``/proc/config.gz`` and the release-less ``/usr/src/linux/.config``."""
+    paths = ['/proc/config.gz'] if running else []
+    if release and valid_release(release):
         flavour = release.rsplit('-', 1)[-1]
         paths.append('/boot/config-%s' % release)
         if flavour != release:
@@ -256,21 +435,26 @@ def candidate_paths(release: Optional[str]) -> List[str]:
             '/usr/src/linux-headers-%s/.config' % release,
             '/lib/modules/%s/build/.config' % release,
         ])
-    paths.append('/usr/src/linux/.config')
+    if running:
+        paths.append('/usr/src/linux/.config')
     return paths
 
 
-def find_config(root: str, release: Optional[str]) -> Tuple[Optional[KernelConfig], List[PathStatus]]:
-    """First usable config in the search order; every path tried is reported with its status and reason."""
+def find_config(root: str, release: Optional[str], running: bool = True
+                ) -> Tuple[Optional[KernelConfig], List[PathStatus]]:
+    """First usable config in the search order; every path tried is reported with its status and reason.
+
+    Every candidate is resolved below ``root`` (symlinks included), so no release or link leads outside it.
+    """
     searched = []  # type: List[PathStatus]
     seen = set()  # type: Set[str]
-    for candidate in candidate_paths(release):
+    for candidate in candidate_paths(release, running):
         path = join_root(root, candidate)
         if path in seen:
             continue
         seen.add(path)
         try:
-            config = read_config(path)
+            config = read_config(candidate, root or '/')
         except ConfigError as exc:
             searched.append(PathStatus(path, exc.status, exc.reason))
             continue
@@ -281,19 +465,21 @@ def find_config(root: str, release: Optional[str]) -> Tuple[Optional[KernelConfi
 
 
 def read_release(root: str) -> Optional[str]:
-    """The running kernel's release from ``<root>/proc/sys/kernel/osrelease``, else os.uname() when root is /."""
-    try:
-        with open(join_root(root, '/proc/sys/kernel/osrelease'), 'r') as handle:
-            value = handle.read().strip()
-            if value:
-                return value
-    except (OSError, UnicodeDecodeError):
-        pass
+    """The running kernel's release from ``<root>/proc/sys/kernel/osrelease``, else os.uname() when root is /.
+
+    A value that is not a valid release (``valid_release``: no ``/``, ``..``, NUL, ...) is treated as unreadable.
+    """
+    text = read_node_text(root, '/proc/sys/kernel/osrelease', MAX_SMALL_FILE_BYTES)
+    if text is not None:
+        value = text.strip()
+        if value:
+            return value if valid_release(value) else None
     if (root or '/') == '/':
         try:
-            return os.uname()[2]
+            value = os.uname()[2]
         except (AttributeError, OSError):
             return None
+        return value if valid_release(value) else None
     return None
 
 
@@ -311,16 +497,8 @@ def modules_enabled(config: Optional[KernelConfig]) -> Optional[bool]:
 # --------------------------------------------------------------------------------------------------------------
 # Module evidence
 
-def _read_text(path: str) -> Optional[str]:
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read().decode('utf-8', 'replace')
-    except OSError:
-        return None
-
-
 def read_proc_modules(root: str) -> Optional[Set[str]]:
-    text = _read_text(join_root(root, '/proc/modules'))
+    text = read_node_text(root, '/proc/modules', MAX_PROC_FILE_BYTES)
     if text is None:
         return None
     names = set()
@@ -332,29 +510,39 @@ def read_proc_modules(root: str) -> Optional[Set[str]]:
 
 
 def find_modules_dir(root: str, release: Optional[str]) -> Optional[str]:
-    if not release:
+    """The resolved ``lib/modules/<release>`` (or ``usr/lib/...``) below ``root``; None for an invalid release."""
+    found = _find_modules_dir(root, release)
+    return found[0] if found else None
+
+
+def _find_modules_dir(root: str, release: Optional[str]) -> Optional[Tuple[str, str]]:
+    """(resolved path, path on the node) of the release's modules directory."""
+    if not release or not valid_release(release):
         return None
     for base in ('/lib/modules/', '/usr/lib/modules/'):
-        path = join_root(root, base + release)
-        if os.path.isdir(path):
-            return path
+        path = is_dir_in_root(root, base + release)
+        if path:
+            return path, base + release
     return None
 
 
-def gather_evidence(root: str, release: Optional[str]) -> ModuleEvidence:
-    modules_dir = find_modules_dir(root, release)
+def gather_evidence(root: str, release: Optional[str], running: bool = True) -> ModuleEvidence:
+    """What ``root`` says about the modules of ``release``. ``running=False`` (an installed kernel that is not
+    running) reads no ``/proc/modules`` and no ``/sys/module``: only the running kernel can have loaded modules."""
+    found = _find_modules_dir(root, release)
+    modules_dir, node_dir = found if found else (None, None)
     builtin = set()  # type: Set[str]
     dep = {}  # type: Dict[str, str]
     builtin_read = dep_read = False
-    if modules_dir:
-        text = _read_text(os.path.join(modules_dir, 'modules.builtin'))
+    if node_dir:
+        text = read_node_text(root, node_dir + '/modules.builtin', MAX_MODULES_FILE_BYTES)
         if text is not None:
             builtin_read = True
             for line in text.splitlines():
                 name = module_name_from_path(line.strip())
                 if name:
                     builtin.add(name)
-        text = _read_text(os.path.join(modules_dir, 'modules.dep'))
+        text = read_node_text(root, node_dir + '/modules.dep', MAX_MODULES_FILE_BYTES)
         if text is not None:
             dep_read = True
             for line in text.splitlines():
@@ -362,30 +550,37 @@ def gather_evidence(root: str, release: Optional[str]) -> ModuleEvidence:
                 name = module_name_from_path(target)
                 if name:
                     dep[name] = target
-    sys_module_dir = join_root(root, '/sys/module')
+    sys_module_dir = is_dir_in_root(root, '/sys/module') if running else None
     return ModuleEvidence(
-        proc_modules=read_proc_modules(root), modules_dir=modules_dir, builtin=builtin, builtin_read=builtin_read,
-        dep=dep, dep_read=dep_read, sys_module_dir=sys_module_dir if os.path.isdir(sys_module_dir) else None)
+        proc_modules=read_proc_modules(root) if running else None, modules_dir=modules_dir, builtin=builtin,
+        builtin_read=builtin_read, dep=dep, dep_read=dep_read, sys_module_dir=sys_module_dir, root=root or '/',
+        modules_node_dir=node_dir)
 
 
 def _disk_modules(evidence: ModuleEvidence) -> Dict[str, str]:
-    """Module files on disk under the modules directory, scanned once and only when needed."""
+    """Module files on disk under the modules directory, scanned once and only when needed, at most
+    MAX_DISK_SCAN_FILES files (``_disk_truncated`` then says the scan stopped). Directory symlinks are not followed."""
     if not evidence._disk_scanned[0]:
         evidence._disk_scanned[0] = True
         if evidence.modules_dir:
+            seen = 0
             for dirpath, _dirnames, filenames in os.walk(evidence.modules_dir):
+                seen += len(filenames)
                 for filename in filenames:
                     name = module_name_from_path(filename)
                     if name and name not in evidence._disk:
                         evidence._disk[name] = os.path.join(dirpath, filename)
+                if seen > MAX_DISK_SCAN_FILES:
+                    evidence._disk_truncated[0] = True
+                    break
     return evidence._disk
 
 
 def _sys_initstate(evidence: ModuleEvidence, module: str) -> Optional[str]:
-    if not evidence.sys_module_dir:
+    if not evidence.sys_module_dir or '/' in module or module in ('', '.', '..'):
         return None
     for name in sorted({module, module.replace('_', '-')}):
-        text = _read_text(os.path.join(evidence.sys_module_dir, name, 'initstate'))
+        text = read_node_text(evidence.root, '/sys/module/%s/initstate' % name, MAX_SMALL_FILE_BYTES)
         if text is not None:
             return text.strip()
     return None
@@ -431,6 +626,9 @@ def module_state(symbol: str, value: str, module: str, evidence: ModuleEvidence,
             return ModuleState(symbol, LOADABLE, '%s=m and %s exists' % (cfg, disk[module]))
         if in_builtin:
             return ModuleState(symbol, BUILTIN, '%s=m but modules.builtin lists %s' % (cfg, module))
+        if evidence._disk_truncated[0]:
+            return ModuleState(symbol, UNKNOWN, '%s=m, %s is not in modules.dep, and the scan of %s stopped after '
+                               '%d files' % (cfg, module, evidence.modules_dir, MAX_DISK_SCAN_FILES))
         return ModuleState(symbol, MISSING, '%s=m but no %s.ko* in modules.dep or under %s'
                            % (cfg, module, evidence.modules_dir))
     # n, absent, or an unexpected value
@@ -484,7 +682,7 @@ def read_xtables(root: str) -> Dict[str, object]:
     result = {'available': False, 'ipv4': {'matches': [], 'targets': []},
               'ipv6': {'matches': [], 'targets': []}}  # type: Dict[str, object]
     for family, kind, path in XTABLES_FILES:
-        text = _read_text(join_root(root, path))
+        text = read_node_text(root, path, MAX_PROC_FILE_BYTES)
         if text is None:
             continue
         result['available'] = True
