@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this machine (Debian 12, root) to run the collection and its tests. Idempotent; fast when already done.
-#   - Debian packages: the real netfilter tools, podman + runc for molecule, debootstrap for the test image
+#   - Debian packages: the real netfilter tools, podman + runc for molecule, debootstrap for the test image,
+#     qemu + e2fsprogs + openssh-client for the VM tier (scripts/vm.sh)
 #   - .build/venv: ansible 12.x (ansible-core 2.19 + kubernetes.core, community.general, containers.podman), test tools
 #   - .build/collections/ansible_collections/kubenode/netfilter: a link tree onto this checkout (ansible-playbook, molecule)
 #   - .build/env.sh: the environment the other scripts source
@@ -17,7 +18,7 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------------------------------
 APT_PACKAGES=(iptables nftables ipset podman runc debootstrap kmod procps iproute2 util-linux rsync
-  chromium fonts-dejavu-core busybox-static dpkg-dev)
+  chromium fonts-dejavu-core busybox-static dpkg-dev qemu-system-x86 qemu-utils e2fsprogs openssh-client)
 if [ -n "${KUBENODE_EXTRA_APT:-}" ]; then
   read -r -a extra <<<"$KUBENODE_EXTRA_APT"
   APT_PACKAGES+=("${extra[@]}")
