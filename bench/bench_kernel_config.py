@@ -28,7 +28,7 @@ sys.path.insert(0, str(kntest.COLLECTIONS_ROOT))
 
 from kntest import kernel_roots as kr  # noqa: E402
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _kernel_config as kc  # noqa: E402
-from ansible_collections.kubenode.netfilter.plugins.module_utils import _requirements as req  # noqa: E402
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _catalog as req  # noqa: E402
 
 MODULE_FILE = REPO / "plugins" / "modules" / "kernel_config_facts.py"
 

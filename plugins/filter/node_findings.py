@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.kubenode.netfilter.plugins.module_utils._requirements import (
+from ansible_collections.kubenode.netfilter.plugins.module_utils._findings import (
     check_arguments,
     evaluate,
 )

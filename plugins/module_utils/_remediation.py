@@ -22,7 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.kubenode.netfilter.plugins.module_utils import _requirements as req
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _catalog as req
+from ansible_collections.kubenode.netfilter.plugins.module_utils._findings import bundled_tool
+from ansible_collections.kubenode.netfilter.plugins.module_utils._version import version_tuple
 
 MANAGER = 'kubenode.netfilter.kernel_modules'
 MODULES_LOAD_FILE = '/etc/modules-load.d/kubenode-netfilter.conf'
@@ -437,10 +439,10 @@ def _tool_info(nf: Mapping[str, Any], tool: str) -> Optional[Mapping[str, Any]]:
 
 
 def _version_ok(version: Any, minimum: str) -> Optional[bool]:
-    have = req._vt(version if isinstance(version, str) else None)
+    have = version_tuple(version if isinstance(version, str) else None)
     if have is None:
         return None
-    return have >= req._vt(minimum)  # type: ignore[operator]
+    return have >= version_tuple(minimum)  # type: ignore[operator]
 
 
 def tools_plan(netfilter: Mapping[str, Any], mode: str, packages: Mapping[str, Any], cni: Optional[str] = None,
@@ -460,7 +462,7 @@ def tools_plan(netfilter: Mapping[str, Any], mode: str, packages: Mapping[str, A
         if info is not None and not info.get('error'):
             present.append(tool)
             continue
-        bundled = req.bundled_tool(netfilter, tool) if distribution == 'k3s' else None
+        bundled = bundled_tool(netfilter, tool) if distribution == 'k3s' else None
         if bundled is not None and not install_on_k3s:
             bundled_only.append(tool)
             notes.append('%s: not on the host, but k3s bundles it at %s (version %s); no host package installed '
@@ -481,7 +483,7 @@ def tools_plan(netfilter: Mapping[str, Any], mode: str, packages: Mapping[str, A
         info = _tool_info(netfilter, requirement.what)
         where = 'host'
         if info is None and requirement.what in bundled_only:
-            info, where = req.bundled_tool(netfilter, requirement.what), 'bundled with k3s'
+            info, where = bundled_tool(netfilter, requirement.what), 'bundled with k3s'
         if info is None:
             continue
         ok = _version_ok(info.get('version'), requirement.minimum)

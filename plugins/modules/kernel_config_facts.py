@@ -178,7 +178,7 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _kernel_config as kc
-from ansible_collections.kubenode.netfilter.plugins.module_utils import _requirements as req
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _catalog as req
 
 
 def gather(root, config_path=None, kernel_release=None, extra_options=None, all_options=False):

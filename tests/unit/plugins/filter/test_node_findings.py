@@ -13,7 +13,8 @@ import kntest
 from kntest import facts as kf
 from kntest.netns import missing_requirements, netns
 
-from ansible_collections.kubenode.netfilter.plugins.module_utils import _requirements as req
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _catalog as cat
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _findings as req
 
 
 def write_inventory(path, interpreter="/usr/bin/python3"):
@@ -68,7 +69,7 @@ def test_filter_from_vars(ansible_env, tmp_path):
     assert by_id["k3s.check_config_statistic_gap"] == "info"
     assert "ok" in by_id.values()
     sevs = [f["severity"] for f in got["nft_k3s"]]
-    assert sevs == sorted(sevs, key=req.SEVERITIES.index)
+    assert sevs == sorted(sevs, key=cat.SEVERITIES.index)
 
 
 BAD = [

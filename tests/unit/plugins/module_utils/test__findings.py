@@ -15,11 +15,12 @@ from kntest import facts as kf
 from kntest import kernel_roots as kr
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _kernel_config as kc
-from ansible_collections.kubenode.netfilter.plugins.module_utils import _requirements as req
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _catalog as cat
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _findings as req
 
-MODES = req.MODES
-DISTS = req.DISTRIBUTIONS
-CNIS = req.CNI_CHOICES
+MODES = cat.MODES
+DISTS = cat.DISTRIBUTIONS
+CNIS = cat.CNI_CHOICES
 STAT = "kernel.option_missing.NETFILTER_XT_MATCH_STATISTIC"
 
 
@@ -30,7 +31,7 @@ def loadable_paths(config_name, overrides=None):
         text = kr.derive_config(text, overrides)
     options = kc.parse_config_text(text)
     version = kc.header_version(text)
-    return sorted({"kernel/net/%s.ko" % module for symbol, module in req.module_pairs(version)
+    return sorted({"kernel/net/%s.ko" % module for symbol, module in cat.module_pairs(version)
                    if options.get(symbol) == "m"})
 
 
@@ -593,13 +594,13 @@ def _sweep(K):
 
 
 def test_sweep_shape_and_order(K):
-    rank = dict((s, i) for i, s in enumerate(req.SEVERITIES))
+    rank = dict((s, i) for i, s in enumerate(cat.SEVERITIES))
     for case, findings in _sweep(K):
         sev(findings)  # unique ids
         keys = [(rank[f.severity], f.id) for f in findings]
         assert keys == sorted(keys), case
         for f in findings:
-            assert set(f.as_dict()) == {"id", "severity", "message", "fix"}
+            assert set(f.as_dict()) == {"id", "severity", "message", "fix", "remedy"}
             assert f.message.strip() and f.fix.strip(), (case, f)
             assert re.match(r"^[a-z0-9]+(\.[A-Za-z0-9_.+-]+)+$", f.id), f.id
             if f.severity in ("error", "warning"):

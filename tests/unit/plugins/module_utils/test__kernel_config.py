@@ -15,7 +15,7 @@ import kntest
 from kntest import kernel_roots as kr
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _kernel_config as kc
-from ansible_collections.kubenode.netfilter.plugins.module_utils import _requirements as req
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _catalog as req
 
 FIXTURES = kr.fixture_configs()
 STAT = "NETFILTER_XT_MATCH_STATISTIC"

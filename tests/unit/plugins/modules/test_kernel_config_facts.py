@@ -13,7 +13,7 @@ import pytest
 import kntest
 from kntest import kernel_roots as kr
 
-from ansible_collections.kubenode.netfilter.plugins.module_utils import _requirements as req
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _catalog as req
 
 MODULE = "kubenode.netfilter.kernel_config_facts"
 

@@ -12,7 +12,8 @@ import pytest
 from kntest import kernel_roots as kr
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _kernel_config as kc
-from ansible_collections.kubenode.netfilter.plugins.module_utils import _requirements as req
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _catalog as req
+from ansible_collections.kubenode.netfilter.plugins.module_utils._version import version_tuple
 
 CAT = req.CATALOG
 COMBOS = list(itertools.product(req.MODES, req.BACKENDS, req.FAMILIES))
@@ -43,7 +44,7 @@ def test_entry_fields(entry):
         assert kind in ("match", "target") and name
         assert (name.isupper()) == (kind == "target"), "targets are upper case, matches lower case"
     if entry.kernel_min and entry.kernel_before:
-        assert req._vt(entry.kernel_min) < req._vt(entry.kernel_before)
+        assert version_tuple(entry.kernel_min) < version_tuple(entry.kernel_before)
     if entry.module_before:
         assert entry.module
 

@@ -2,570 +2,27 @@
 # Copyright (c) 2026 kubenode.netfilter contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The requirement catalog: which kernel options each component needs, per kube-proxy mode, iptables backend and
-IP family, with any-of alternatives per kernel-version range and the upstream source of every entry.
+"""The one evaluation: facts (kernel_config + netfilter) x mode, distribution and CNI -> findings.
 
-Data only (plus selection helpers). Evaluating the catalog against facts into findings is a separate step.
-
-Vocabulary:
-- mode: kube-proxy mode ``iptables`` | ``nftables`` | ``ipvs`` | ``none`` (no kube-proxy, e.g. Cilium's replacement)
-- backend: the iptables backend in use on the host, ``legacy`` | ``nft`` (iptables-nft); entries that do not depend
-  on it list both
-- family: ``ipv4`` | ``ipv6``
-- component: ``kube-proxy`` | ``kubelet`` | ``cni:<name>`` (kube-router, flannel, calico, cilium)
-- any_of: entries sharing a group name are alternatives; the group is met when one alternative that applies to the
-  kernel version is met (e.g. MASQUERADE spelled ``IP_NF_TARGET_MASQUERADE`` or ``NETFILTER_XT_TARGET_MASQUERADE``)
-- kernel_min (inclusive) / kernel_before (exclusive): the kernel versions on which the symbol exists
-- if_defined: check only where the kernel's config knows the symbol (set, ``m`` or ``is not set``); used for the
-  legacy toggles, which stable series backported, so a version range alone cannot tell
-- on_demand: the kernel (or the tool using it) loads the module by itself when first used (xtables extensions via
-  iptables' modprobe or nft_compat's request_module, nft expressions via nfnetlink autoload, ipvs schedulers via
-  request_module); ``False`` where nothing does (``br_netfilter``)
-- required: ``False`` for options needed only by optional features (the note says which)
+Every decision (the iptables backend Kubernetes uses, the tools, the modules, the severities) is made here, from the
+rows of ``_catalog.py``; each finding that something can fix carries a structured ``remedy`` and the role flag that
+allows it. The remediation roles apply those remedies and derive nothing themselves. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-MODES = ('iptables', 'nftables', 'ipvs', 'none')
-BACKENDS = ('legacy', 'nft')
-FAMILIES = ('ipv4', 'ipv6')
-CNIS = ('kube-router', 'flannel', 'calico', 'cilium')
-COMPONENTS = ('kube-proxy', 'kubelet') + tuple('cni:' + name for name in CNIS)
-
-PROXY_MODES = ('iptables', 'nftables', 'ipvs')
-ALL_MODES = MODES
-
-# Upstream references (file paths are within the named repository).
-SRC_KP_IPTABLES = 'kubernetes/kubernetes pkg/proxy/iptables/proxier.go'
-SRC_KP_NFTABLES = 'kubernetes/kubernetes pkg/proxy/nftables/proxier.go'
-SRC_KP_NFT_SUPPORTED = 'kubernetes/kubernetes pkg/proxy/nftables/supported.go'
-SRC_KP_IPVS = 'kubernetes/kubernetes pkg/proxy/ipvs/proxier.go'
-SRC_KP_IPVS_IPSET = 'kubernetes/kubernetes pkg/proxy/ipvs/ipset.go'
-SRC_KP_IPVS_SUPPORTED = 'kubernetes/kubernetes pkg/proxy/ipvs/supported.go'
-SRC_KUBELET = 'kubernetes/kubernetes pkg/kubelet/kubelet_network_linux.go'
-SRC_VALIDATORS = 'kubernetes/system-validators validators/types_unix.go'
-SRC_K3S = 'k3s-io/k3s contrib/util/check-config.sh'
-SRC_K8S_RUNTIME_DOC = 'https://kubernetes.io/docs/setup/production-environment/container-runtimes/'
-SRC_KERNEL_NAT = 'torvalds/linux net/netfilter/Kconfig, net/ipv4/netfilter/Kconfig (NAT consolidation, 5.1)'
-SRC_KERNEL_LEGACY = ('torvalds/linux net/netfilter/Kconfig: "netfilter: xtables: allow xtables-nft only builds", '
-                     '"Make legacy configs user selectable", "Exclude LEGACY TABLES on PREEMPT_RT" (6.17)')
-SRC_KERNEL_IPVS_SCHED = 'torvalds/linux net/netfilter/ipvs/ip_vs_sched.c (request_module("ip_vs_%s"))'
-SRC_KR_NSC = 'cloudnativelabs/kube-router pkg/controllers/proxy/network_services_controller.go'
-SRC_KR_NPC = 'cloudnativelabs/kube-router pkg/controllers/netpol/'
-SRC_FLANNEL = 'flannel-io/flannel pkg/trafficmngr/iptables/iptables.go'
-SRC_PORTMAP = 'containernetworking/plugins plugins/meta/portmap/portmap.go'
-SRC_CNI_BRIDGE = 'containernetworking/plugins plugins/main/bridge/bridge.go'
-SRC_CALICO = 'projectcalico/calico docs: Kernel dependencies (_includes/.../reqs-kernel.md)'
-SRC_CILIUM = 'https://docs.cilium.io/en/latest/operations/system_requirements/'
-
-
-@dataclass(frozen=True)
-class KernelOption:
-    symbol: str
-    component: str
-    modes: Tuple[str, ...]
-    source: str
-    backends: Tuple[str, ...] = BACKENDS
-    families: Tuple[str, ...] = FAMILIES
-    module: Optional[str] = None
-    module_before: Optional[str] = None       # the symbol builds ``module`` only on kernels before this version
-    any_of: Optional[str] = None
-    kernel_min: Optional[str] = None
-    kernel_before: Optional[str] = None
-    if_defined: bool = False
-    on_demand: bool = False
-    xtables: Tuple[Tuple[str, str], ...] = ()  # (kind 'match'|'target', registered name)
-    required: bool = True
-    note: str = ''
-
-    @property
-    def config_name(self) -> str:
-        return 'CONFIG_' + self.symbol
-
-    def applies_to_kernel(self, version: Optional[str]) -> bool:
-        """True when the symbol exists on ``version`` (unknown version: True)."""
-        vt = _vt(version)
-        if vt is None:
-            return True
-        if self.kernel_min is not None and vt < _vt(self.kernel_min):  # type: ignore[operator]
-            return False
-        if self.kernel_before is not None and vt >= _vt(self.kernel_before):  # type: ignore[operator]
-            return False
-        return True
-
-    def module_for_kernel(self, version: Optional[str]) -> Optional[str]:
-        if self.module is None:
-            return None
-        if self.module_before is None:
-            return self.module
-        vt = _vt(version)
-        if vt is None or vt >= _vt(self.module_before):  # type: ignore[operator]
-            return None
-        return self.module
-
-
-@dataclass(frozen=True)
-class VersionRequirement:
-    """A minimum version of the kernel or a tool, per mode and component."""
-
-    what: str            # 'kernel' or a tool name ('nft', 'iptables', 'ipset')
-    minimum: str
-    component: str
-    modes: Tuple[str, ...]
-    source: str
-    note: str = ''
-
-
-def _vt(version: Optional[str]) -> Optional[Tuple[int, ...]]:
-    if not version:
-        return None
-    parts = []
-    for piece in version.split('-', 1)[0].split('.')[:3]:
-        digits = ''
-        for ch in piece:
-            if not ch.isdigit():
-                break
-            digits += ch
-        if not digits:
-            break
-        parts.append(int(digits))
-    if not parts:
-        return None
-    while len(parts) < 3:
-        parts.append(0)
-    return tuple(parts)
-
-
-def _opt(symbol, component, modes, source, **kwargs):
-    # type: (str, str, Sequence[str], str, object) -> KernelOption
-    return KernelOption(symbol=symbol, component=component, modes=tuple(modes), source=source, **kwargs)
-
-
-KP = 'kube-proxy'
-KL = 'kubelet'
-IPT_IPVS = ('iptables', 'ipvs')
-V4 = ('ipv4',)
-V6 = ('ipv6',)
-LEGACY = ('legacy',)
-NFT = ('nft',)
-
-_MARK_NOTE = ('NETFILTER_XT_MATCH_MARK is a transitional symbol that selects NETFILTER_XT_MARK, which builds xt_mark '
-              '(mark match and MARK target)')
-_MASQ4_NOTE = ('since the 5.1 NAT consolidation IP_NF_TARGET_MASQUERADE only selects NETFILTER_XT_TARGET_MASQUERADE '
-               '(xt_MASQUERADE); before, it built ipt_MASQUERADE')
-_MASQ6_NOTE = _MASQ4_NOTE.replace('IP_NF_', 'IP6_NF_').replace('ipt_', 'ip6t_')
-
-
-def _xt_common(component, modes, source, prefix, note=''):
-    # type: (str, Sequence[str], str, str, str) -> List[KernelOption]
-    """xtables extensions (family independent) and MASQUERADE that iptables-based dataplanes use."""
-    return [
-        _opt('NETFILTER_XTABLES', component, modes, source, module='x_tables', on_demand=True,
-             note='xtables core (also provides the tcp/udp matches)' + ('; ' + note if note else '')),
-        _opt('NETFILTER_XT_MATCH_COMMENT', component, modes, source, module='xt_comment', on_demand=True,
-             xtables=(('match', 'comment'),), note='-m comment'),
-        _opt('NETFILTER_XT_MATCH_CONNTRACK', component, modes, source, module='xt_conntrack', on_demand=True,
-             xtables=(('match', 'conntrack'),), note='-m conntrack --ctstate'),
-        _opt('NETFILTER_XT_MATCH_ADDRTYPE', component, modes, source, module='xt_addrtype', on_demand=True,
-             xtables=(('match', 'addrtype'),), note='-m addrtype --dst-type LOCAL'),
-        _opt('NETFILTER_XT_MARK', component, modes, source, module='xt_mark', on_demand=True,
-             any_of=prefix + 'mark', xtables=(('match', 'mark'), ('target', 'MARK')),
-             note='-m mark / -j MARK; ' + _MARK_NOTE),
-        _opt('NETFILTER_XT_MATCH_MARK', component, modes, source, any_of=prefix + 'mark', on_demand=True,
-             xtables=(('match', 'mark'),), note=_MARK_NOTE),
-        _opt('NETFILTER_XT_TARGET_MASQUERADE', component, modes, source, module='xt_MASQUERADE', on_demand=True,
-             kernel_min='5.1', any_of=prefix + 'masquerade_ipv4', families=V4, xtables=(('target', 'MASQUERADE'),),
-             note='-j MASQUERADE (IPv4)'),
-        _opt('IP_NF_TARGET_MASQUERADE', component, modes, source, module='ipt_MASQUERADE', module_before='5.1',
-             on_demand=True, any_of=prefix + 'masquerade_ipv4', families=V4,
-             xtables=(('target', 'MASQUERADE'),), note=_MASQ4_NOTE),
-        _opt('NETFILTER_XT_TARGET_MASQUERADE', component, modes, source, module='xt_MASQUERADE', on_demand=True,
-             kernel_min='5.1', any_of=prefix + 'masquerade_ipv6', families=V6, xtables=(('target', 'MASQUERADE'),),
-             note='-j MASQUERADE (IPv6)'),
-        _opt('IP6_NF_TARGET_MASQUERADE', component, modes, source, module='ip6t_MASQUERADE', module_before='5.1',
-             on_demand=True, any_of=prefix + 'masquerade_ipv6', families=V6,
-             xtables=(('target', 'MASQUERADE'),), note=_MASQ6_NOTE),
-        _opt('NF_NAT_MASQUERADE', component, modes, source, kernel_min='5.1', any_of=prefix + 'nat_masquerade_ipv4',
-             families=V4, note='masquerade core (bool); was NF_NAT_MASQUERADE_IPV4/IPV6 before 5.1'),
-        _opt('NF_NAT_MASQUERADE_IPV4', component, modes, SRC_KERNEL_NAT, kernel_before='5.1',
-             any_of=prefix + 'nat_masquerade_ipv4', families=V4, note='renamed NF_NAT_MASQUERADE in 5.1'),
-        _opt('NF_NAT_MASQUERADE', component, modes, source, kernel_min='5.1', any_of=prefix + 'nat_masquerade_ipv6',
-             families=V6, note='masquerade core (bool); was NF_NAT_MASQUERADE_IPV6 before 5.1'),
-        _opt('NF_NAT_MASQUERADE_IPV6', component, modes, SRC_KERNEL_NAT, kernel_before='5.1',
-             any_of=prefix + 'nat_masquerade_ipv6', families=V6, note='renamed NF_NAT_MASQUERADE in 5.1'),
-    ]
-
-
-def _conntrack_nat(component, modes, source):
-    # type: (str, Sequence[str], str) -> List[KernelOption]
-    return [
-        _opt('NF_CONNTRACK', component, modes, source, module='nf_conntrack', on_demand=True,
-             note='connection tracking; loaded as a dependency of xt_conntrack / nf_nat / nft_ct'),
-        _opt('NF_NAT', component, modes, source, module='nf_nat', on_demand=True,
-             note='NAT core; loaded as a dependency of xt_nat / nft_nat / ip_vs'),
-        _opt('NF_NAT_IPV4', component, modes, SRC_KERNEL_NAT, module='nf_nat_ipv4', kernel_before='5.1', families=V4,
-             on_demand=True, note='merged into NF_NAT in 5.1'),
-        _opt('NF_NAT_IPV6', component, modes, SRC_KERNEL_NAT, module='nf_nat_ipv6', kernel_before='5.1', families=V6,
-             on_demand=True, note='merged into NF_NAT in 5.1'),
-        _opt('NF_CONNTRACK_IPV4', component, modes, SRC_KERNEL_NAT, module='nf_conntrack_ipv4',
-             kernel_before='4.19', families=V4, on_demand=True, note='merged into NF_CONNTRACK in 4.19'),
-        _opt('NF_CONNTRACK_IPV6', component, modes, SRC_KERNEL_NAT, module='nf_conntrack_ipv6',
-             kernel_before='4.19', families=V6, on_demand=True, note='merged into NF_CONNTRACK in 4.19'),
-    ]
-
-
-def _backend_tables(component, modes, source, tables, note=''):
-    # type: (str, Sequence[str], str, Sequence[str], str) -> List[KernelOption]
-    """What each iptables backend needs for the given tables (``filter``, ``nat``, ``mangle``)."""
-    out = [
-        # legacy (iptables-legacy, the x_tables socket interface)
-        _opt('NETFILTER_XTABLES_LEGACY', component, modes, SRC_KERNEL_LEGACY, backends=LEGACY, kernel_min='6.17',
-             if_defined=True, note='bool gate for every legacy table since 6.17 (not on PREEMPT_RT); without it '
-             'iptables-legacy finds no tables. ' + note),
-        _opt('IP_NF_IPTABLES_LEGACY', component, modes, SRC_KERNEL_LEGACY, backends=LEGACY, families=V4,
-             module='ip_tables', kernel_min='6.9', if_defined=True, on_demand=True,
-             note='builds ip_tables since it exists (6.9, user-selectable from 6.13; backported to stable series, '
-             'hence if_defined)'),
-        _opt('IP6_NF_IPTABLES_LEGACY', component, modes, SRC_KERNEL_LEGACY, backends=LEGACY, families=V6,
-             module='ip6_tables', kernel_min='6.9', if_defined=True, on_demand=True,
-             note='builds ip6_tables since it exists (see IP_NF_IPTABLES_LEGACY)'),
-        _opt('IP_NF_IPTABLES', component, modes, source, backends=LEGACY, families=V4, module='ip_tables',
-             module_before='6.9', on_demand=True,
-             note='iptables-legacy loads ip_tables itself (modprobe); from 6.9 the module is built by '
-             'IP_NF_IPTABLES_LEGACY'),
-        _opt('IP6_NF_IPTABLES', component, modes, source, backends=LEGACY, families=V6, module='ip6_tables',
-             module_before='6.9', on_demand=True, note='see IP_NF_IPTABLES'),
-        # nf_tables (iptables-nft)
-        _opt('NF_TABLES', component, modes, source, backends=NFT, module='nf_tables', on_demand=True,
-             note='iptables-nft programs nf_tables; autoloaded through nfnetlink'),
-        _opt('NF_TABLES_IPV4', component, modes, source, backends=NFT, families=V4, note='bool, part of nf_tables'),
-        _opt('NF_TABLES_IPV6', component, modes, source, backends=NFT, families=V6, note='bool, part of nf_tables'),
-    ]
-    for family, fam_prefix, legacy_prefix in (('ipv4', 'IP_NF_', 'iptable_'), ('ipv6', 'IP6_NF_', 'ip6table_')):
-        fams = (family,)
-        for table in tables:
-            symbol = fam_prefix + {'filter': 'FILTER', 'nat': 'NAT', 'mangle': 'MANGLE'}[table]
-            out.append(_opt(symbol, component, modes, source, backends=LEGACY, families=fams,
-                            module=legacy_prefix + table, on_demand=True,
-                            note='the legacy %s table (the kernel loads it when the table is first used)' % table))
-        if 'nat' in tables:
-            suffix = 'IPV4' if family == 'ipv4' else 'IPV6'
-            out.append(_opt('NFT_NAT', component, modes, source, backends=NFT, families=fams, module='nft_nat',
-                            kernel_min='5.1', any_of='%s:nft_nat_chain_%s' % (component, family), on_demand=True,
-                            note='nat chains (type nat) and the nat expression; since 5.1 also the nat chain type'))
-            out.append(_opt('NFT_CHAIN_NAT_' + suffix, component, modes, SRC_KERNEL_NAT, backends=NFT, families=fams,
-                            module='nft_chain_nat_' + family, kernel_before='5.1',
-                            any_of='%s:nft_nat_chain_%s' % (component, family), on_demand=True,
-                            note='the nat chain type before 5.1 (merged into NFT_NAT)'))
-    return out
-
-
-def _build_catalog():
-    # type: () -> Tuple[KernelOption, ...]
-    entries = []  # type: List[KernelOption]
-
-    # ---- kube-proxy, iptables and ipvs modes (both use iptables rules)
-    entries += _xt_common(KP, IPT_IPVS, SRC_KP_IPTABLES + '; ' + SRC_KP_IPVS, 'kube-proxy:')
-    entries += _conntrack_nat(KP, PROXY_MODES, SRC_KP_IPTABLES + '; ' + SRC_K3S)
-    entries += _backend_tables(KP, IPT_IPVS, SRC_KP_IPTABLES, ('filter', 'nat', 'mangle'),
-                               note='kube-proxy writes filter and nat rules and a canary chain in mangle')
-    entries += [
-        _opt('NFT_COMPAT', KP, IPT_IPVS, SRC_KP_IPTABLES, backends=NFT, module='nft_compat', on_demand=True,
-             note='iptables-nft runs xtables matches/targets it cannot translate through nft_compat'),
-        _opt('NFT_CT', KP, IPT_IPVS, SRC_KP_IPTABLES, backends=NFT, module='nft_ct', on_demand=True,
-             note='conntrack state in rules iptables-nft translates natively'),
-        _opt('NETFILTER_XT_MATCH_STATISTIC', KP, ('iptables',), SRC_KP_IPTABLES + '; ' + SRC_K3S,
-             module='xt_statistic', on_demand=True, xtables=(('match', 'statistic'),),
-             note='-m statistic --mode random --probability: load-balancing across endpoints'),
-        _opt('NETFILTER_XT_MATCH_RECENT', KP, ('iptables',), SRC_KP_IPTABLES, module='xt_recent', on_demand=True,
-             xtables=(('match', 'recent'),), note='-m recent: sessionAffinity ClientIP'),
-        _opt('NETFILTER_XT_NAT', KP, ('iptables',), SRC_KP_IPTABLES, module='xt_nat', on_demand=True,
-             xtables=(('target', 'DNAT'), ('target', 'SNAT')), note='-j DNAT --to-destination'),
-        _opt('IP_NF_TARGET_REJECT', KP, ('iptables',), SRC_KP_IPTABLES + '; ' + SRC_K3S, families=V4,
-             module='ipt_REJECT', on_demand=True, xtables=(('target', 'REJECT'),),
-             note='-j REJECT for services without endpoints'),
-        _opt('IP6_NF_TARGET_REJECT', KP, ('iptables',), SRC_KP_IPTABLES, families=V6, module='ip6t_REJECT',
-             on_demand=True, xtables=(('target', 'REJECT'),), note='-j REJECT (IPv6)'),
-        _opt('BRIDGE_NETFILTER', KP, PROXY_MODES, SRC_K3S + '; ' + SRC_K8S_RUNTIME_DOC, module='br_netfilter',
-             on_demand=False, note='bridged pod traffic only reaches iptables/nftables with br_netfilter '
-             '(net.bridge.bridge-nf-call-iptables); nothing loads it on demand: it must be loaded explicitly'),
-    ]
-
-    # ---- kube-proxy, ipvs mode
-    entries += [
-        _opt('IP_VS', KP, ('ipvs',), SRC_KP_IPVS_SUPPORTED + '; ' + SRC_K3S, module='ip_vs', on_demand=True,
-             note='autoloaded through its generic-netlink family ("kernel modules will be loaded automatically", '
-             'supported.go)'),
-        _opt('IP_VS_RR', KP, ('ipvs',), SRC_KP_IPVS_SUPPORTED + '; ' + SRC_KERNEL_IPVS_SCHED, module='ip_vs_rr',
-             on_demand=True, note='the default scheduler (rr)'),
-        _opt('IP_VS_WRR', KP, ('ipvs',), SRC_KERNEL_IPVS_SCHED, module='ip_vs_wrr', on_demand=True, required=False,
-             note='only with ipvs.scheduler: wrr'),
-        _opt('IP_VS_SH', KP, ('ipvs',), SRC_KERNEL_IPVS_SCHED, module='ip_vs_sh', on_demand=True, required=False,
-             note='only with ipvs.scheduler: sh'),
-        _opt('IP_VS_NFCT', KP, ('ipvs',), SRC_K3S + '; ' + SRC_KP_IPVS, note='bool: ipvs connections in '
-             'conntrack (kube-proxy sets net.ipv4.vs.conntrack=1)'),
-        _opt('IP_VS_PROTO_TCP', KP, ('ipvs',), SRC_K3S, note='bool'),
-        _opt('IP_VS_PROTO_UDP', KP, ('ipvs',), SRC_K3S, note='bool'),
-        _opt('IP_SET', KP, ('ipvs',), SRC_KP_IPVS_IPSET + '; ' + SRC_K3S, module='ip_set', on_demand=True,
-             note='ipset core; autoloaded through nfnetlink'),
-        _opt('IP_SET_HASH_IP', KP, ('ipvs',), SRC_KP_IPVS_IPSET, module='ip_set_hash_ip', on_demand=True,
-             note='set types load on demand (request_module("ip_set_%s"))'),
-        _opt('IP_SET_HASH_IPPORT', KP, ('ipvs',), SRC_KP_IPVS_IPSET, module='ip_set_hash_ipport', on_demand=True,
-             note='hash:ip,port (KUBE-CLUSTER-IP, ...)'),
-        _opt('IP_SET_HASH_IPPORTIP', KP, ('ipvs',), SRC_KP_IPVS_IPSET, module='ip_set_hash_ipportip',
-             on_demand=True, note='hash:ip,port,ip (KUBE-LOOP-BACK, KUBE-LOAD-BALANCER-SOURCE-IP)'),
-        _opt('IP_SET_HASH_IPPORTNET', KP, ('ipvs',), SRC_KP_IPVS_IPSET, module='ip_set_hash_ipportnet',
-             on_demand=True, note='hash:ip,port,net (KUBE-LOAD-BALANCER-SOURCE-CIDR)'),
-        _opt('IP_SET_BITMAP_PORT', KP, ('ipvs',), SRC_KP_IPVS_IPSET, module='ip_set_bitmap_port', on_demand=True,
-             note='bitmap:port (KUBE-NODE-PORT-*)'),
-        _opt('NETFILTER_XT_SET', KP, ('ipvs',), SRC_KP_IPVS, module='xt_set', on_demand=True,
-             xtables=(('match', 'set'), ('target', 'SET')), note='-m set --match-set'),
-        _opt('NETFILTER_XT_MATCH_PHYSDEV', KP, ('ipvs',), SRC_KP_IPVS, module='xt_physdev', on_demand=True,
-             required=False, xtables=(('match', 'physdev'),),
-             note='-m physdev ! --physdev-is-in, only for Services with externalIPs'),
-    ]
-
-    # ---- kube-proxy, nftables mode (kube-proxy's own tables; the iptables backend does not matter here)
-    nft_src = SRC_KP_NFTABLES
-    entries += [
-        _opt('NF_TABLES', KP, ('nftables',), nft_src, module='nf_tables', on_demand=True,
-             note='autoloaded through nfnetlink'),
-        _opt('NF_TABLES_IPV4', KP, ('nftables',), nft_src, families=V4, note='table ip kube-proxy'),
-        _opt('NF_TABLES_IPV6', KP, ('nftables',), nft_src, families=V6, note='table ip6 kube-proxy'),
-        _opt('NF_TABLES_INET', KP, ('nftables',), nft_src, required=False,
-             note='kube-proxy uses the ip/ip6 families; inet is needed by CNIs and host firewalls that share the '
-             'node'),
-        _opt('NFT_CT', KP, ('nftables',), nft_src, module='nft_ct', on_demand=True, note='ct state / ct status'),
-        _opt('NFT_NAT', KP, ('nftables',), nft_src, module='nft_nat', on_demand=True, note='dnat / snat, nat chains'),
-        _opt('NFT_MASQ', KP, ('nftables',), nft_src, module='nft_masq', on_demand=True, note='masquerade'),
-        _opt('NFT_NUMGEN', KP, ('nftables',), nft_src, module='nft_numgen', on_demand=True,
-             note='numgen random mod N: endpoint selection'),
-        _opt('NFT_FIB_IPV4', KP, ('nftables',), nft_src, families=V4, module='nft_fib_ipv4', on_demand=True,
-             note='fib daddr type local'),
-        _opt('NFT_FIB_IPV6', KP, ('nftables',), nft_src, families=V6, module='nft_fib_ipv6', on_demand=True,
-             note='fib daddr type local'),
-        _opt('NFT_REJECT', KP, ('nftables',), nft_src, module='nft_reject', on_demand=True,
-             note='reject for services without endpoints'),
-    ]
-
-    # ---- kubelet: KUBE-IPTABLES-HINT and KUBE-KUBELET-CANARY (mangle, nat, filter), in every mode
-    entries += _backend_tables(KL, ALL_MODES, SRC_KUBELET, ('filter', 'nat', 'mangle'),
-                               note='kubelet creates KUBE-IPTABLES-HINT and its canary chains with iptables')
-    entries += [
-        _opt('NETFILTER_XT_TARGET_REDIRECT', KL, ALL_MODES, SRC_VALIDATORS, module='xt_REDIRECT',
-             any_of='kubelet:redirect', on_demand=True, xtables=(('target', 'REDIRECT'),),
-             note='system-validators (kubeadm preflight) requires it, alias IP_NF_TARGET_REDIRECT'),
-        _opt('IP_NF_TARGET_REDIRECT', KL, ALL_MODES, SRC_VALIDATORS, any_of='kubelet:redirect',
-             note='transitional alias of NETFILTER_XT_TARGET_REDIRECT; the validator accepts either for the node'),
-        _opt('NETFILTER_XT_MATCH_COMMENT', KL, ALL_MODES, SRC_VALIDATORS, module='xt_comment', on_demand=True,
-             xtables=(('match', 'comment'),), note='system-validators (kubeadm preflight) requires it'),
-    ]
-
-    # ---- CNI: flannel (vxlan default backend, bridge + portmap CNI plugins, iptables masquerade/forward rules)
-    fl = 'cni:flannel'
-    entries += _xt_common(fl, ALL_MODES, SRC_FLANNEL, fl + ':', note='flannel masquerade and forward rules')
-    entries += [
-        _opt('VXLAN', fl, ALL_MODES, SRC_FLANNEL + '; ' + SRC_K3S, module='vxlan', on_demand=True,
-             note='the default vxlan backend; autoloaded when the link is created (rtnl-link-vxlan)'),
-        _opt('BRIDGE', fl, ALL_MODES, SRC_CNI_BRIDGE + '; ' + SRC_K3S, module='bridge', on_demand=True,
-             note='cni0 bridge of the bridge CNI plugin'),
-        _opt('VETH', fl, ALL_MODES, SRC_CNI_BRIDGE + '; ' + SRC_K3S, module='veth', on_demand=True),
-        _opt('BRIDGE_NETFILTER', fl, ALL_MODES, SRC_K3S + '; ' + SRC_K8S_RUNTIME_DOC, module='br_netfilter',
-             note='bridged pod traffic through iptables; nothing loads br_netfilter on demand'),
-        _opt('NETFILTER_XT_MATCH_MULTIPORT', fl, ALL_MODES, SRC_PORTMAP + '; ' + SRC_K3S, module='xt_multiport',
-             on_demand=True, xtables=(('match', 'multiport'),), note='portmap plugin (hostPort) -m multiport'),
-        _opt('NETFILTER_XT_NAT', fl, ALL_MODES, SRC_PORTMAP, module='xt_nat', on_demand=True,
-             xtables=(('target', 'DNAT'), ('target', 'SNAT')), note='portmap plugin (hostPort) -j DNAT'),
-    ]
-    entries += _backend_tables(fl, ALL_MODES, SRC_FLANNEL, ('filter', 'nat'))
-
-    # ---- CNI: kube-router (network policy always; ipvs service proxy when it replaces kube-proxy)
-    kr = 'cni:kube-router'
-    entries += _xt_common(kr, ALL_MODES, SRC_KR_NPC + '; ' + SRC_KR_NSC, kr + ':')
-    entries += [
-        _opt('IP_SET', kr, ALL_MODES, SRC_KR_NPC, module='ip_set', on_demand=True, note='policy ipsets'),
-        _opt('IP_SET_HASH_IP', kr, ALL_MODES, SRC_KR_NPC, module='ip_set_hash_ip', on_demand=True),
-        _opt('IP_SET_HASH_NET', kr, ALL_MODES, SRC_KR_NPC, module='ip_set_hash_net', on_demand=True),
-        _opt('NETFILTER_XT_SET', kr, ALL_MODES, SRC_KR_NPC, module='xt_set', on_demand=True,
-             xtables=(('match', 'set'),), note='-m set --match-set'),
-        _opt('NETFILTER_XT_MATCH_MULTIPORT', kr, ALL_MODES, SRC_KR_NPC, module='xt_multiport', on_demand=True,
-             xtables=(('match', 'multiport'),), note='-m multiport --dports (node port range)'),
-        _opt('NETFILTER_XT_MATCH_LIMIT', kr, ALL_MODES, SRC_KR_NPC, module='xt_limit', on_demand=True,
-             xtables=(('match', 'limit'),), note='rate limit on the NFLOG rule for dropped packets'),
-        _opt('NETFILTER_XT_TARGET_NFLOG', kr, ALL_MODES, SRC_KR_NPC, module='xt_NFLOG', on_demand=True,
-             xtables=(('target', 'NFLOG'),), note='-j NFLOG --nflog-group 100 for dropped packets'),
-        _opt('BRIDGE', kr, ALL_MODES, SRC_CNI_BRIDGE, module='bridge', on_demand=True, note='kube-bridge'),
-        _opt('VETH', kr, ALL_MODES, SRC_CNI_BRIDGE, module='veth', on_demand=True),
-        _opt('BRIDGE_NETFILTER', kr, ALL_MODES, SRC_K8S_RUNTIME_DOC, module='br_netfilter',
-             note='bridged pod traffic through iptables; nothing loads br_netfilter on demand'),
-        _opt('IP_VS', kr, ('none',), SRC_KR_NSC, module='ip_vs', on_demand=True,
-             note='only when kube-router runs its ipvs service proxy (--run-service-proxy) instead of kube-proxy'),
-        _opt('IP_VS_RR', kr, ('none',), SRC_KR_NSC, module='ip_vs_rr', on_demand=True,
-             note='default scheduler of the service proxy'),
-        _opt('IP_VS_NFCT', kr, ('none',), SRC_KR_NSC, note='bool: ipvs connections in conntrack'),
-        _opt('NETFILTER_XT_MATCH_IPVS', kr, ('none',), SRC_KR_NSC, module='xt_ipvs', on_demand=True,
-             xtables=(('match', 'ipvs'),),
-             note='-m ipvs --ipvs --vdir ORIGINAL --vmethod MASQ in the service proxy masquerade rule'),
-    ]
-    entries += _conntrack_nat(kr, ('none',), SRC_KR_NSC)
-    entries += _backend_tables(kr, ALL_MODES, SRC_KR_NPC, ('filter', 'nat'))
-
-    # ---- CNI: calico (iptables dataplane)
-    ca = 'cni:calico'
-    entries += _xt_common(ca, ALL_MODES, SRC_CALICO, ca + ':')
-    entries += [
-        _opt('IP_SET', ca, ALL_MODES, SRC_CALICO, module='ip_set', on_demand=True),
-        _opt('NETFILTER_XT_SET', ca, ALL_MODES, SRC_CALICO, module='xt_set', on_demand=True,
-             xtables=(('match', 'set'),)),
-        _opt('NETFILTER_XT_MATCH_MULTIPORT', ca, ALL_MODES, SRC_CALICO, module='xt_multiport', on_demand=True,
-             xtables=(('match', 'multiport'),)),
-        _opt('NETFILTER_XT_MATCH_U32', ca, ALL_MODES, SRC_CALICO, module='xt_u32', on_demand=True,
-             xtables=(('match', 'u32'),)),
-        _opt('IP_NF_MATCH_RPFILTER', ca, ALL_MODES, SRC_CALICO, families=V4, module='ipt_rpfilter',
-             on_demand=True, xtables=(('match', 'rpfilter'),)),
-        _opt('IP6_NF_MATCH_RPFILTER', ca, ALL_MODES, SRC_CALICO, families=V6, module='ip6t_rpfilter',
-             on_demand=True, xtables=(('match', 'rpfilter'),)),
-        _opt('IP_NF_TARGET_REJECT', ca, ALL_MODES, SRC_CALICO, families=V4, module='ipt_REJECT', on_demand=True,
-             xtables=(('target', 'REJECT'),)),
-        _opt('IP6_NF_TARGET_REJECT', ca, ALL_MODES, SRC_CALICO, families=V6, module='ip6t_REJECT',
-             on_demand=True, xtables=(('target', 'REJECT'),)),
-        _opt('NF_CT_NETLINK', ca, ALL_MODES, SRC_CALICO, module='nf_conntrack_netlink', on_demand=True,
-             note='conntrack entries are flushed over netlink'),
-        _opt('NETFILTER_XT_MATCH_IPVS', ca, ('ipvs',), SRC_CALICO, module='xt_ipvs', on_demand=True,
-             xtables=(('match', 'ipvs'),), note='only with kube-proxy in ipvs mode'),
-        _opt('NET_IPIP', ca, ALL_MODES, SRC_CALICO, module='ipip', on_demand=True, required=False,
-             note='only with Calico networking in IPIP mode'),
-    ]
-    entries += _backend_tables(ca, ALL_MODES, SRC_CALICO, ('filter', 'nat', 'mangle'))
-
-    # ---- CNI: cilium (eBPF dataplane)
-    ci = 'cni:cilium'
-    for symbol, module, note in (
-            ('BPF', None, ''), ('BPF_SYSCALL', None, ''), ('BPF_JIT', None, ''),
-            ('NET_CLS_BPF', 'cls_bpf', 'tc bpf classifier'), ('NET_CLS_ACT', None, ''),
-            ('NET_SCH_INGRESS', 'sch_ingress', 'clsact/ingress qdisc'), ('CRYPTO_SHA1', None, ''),
-            ('CRYPTO_USER_API_HASH', 'algif_hash', ''), ('CGROUPS', None, ''), ('CGROUP_BPF', None, ''),
-            ('PERF_EVENTS', None, ''), ('SCHEDSTATS', None, '')):
-        entries.append(_opt(symbol, ci, ALL_MODES, SRC_CILIUM, module=module, on_demand=module is not None,
-                            note=('base requirement; ' + note).rstrip('; ')))
-    entries += [
-        _opt('VXLAN', ci, ALL_MODES, SRC_CILIUM, module='vxlan', on_demand=True,
-             note='tunnel routing mode (the default, vxlan)'),
-        _opt('GENEVE', ci, ALL_MODES, SRC_CILIUM, module='geneve', on_demand=True, required=False,
-             note='only with tunnelProtocol: geneve'),
-        _opt('NETFILTER_XT_SET', ci, ALL_MODES, SRC_CILIUM, module='xt_set', on_demand=True, required=False,
-             xtables=(('match', 'set'),), note='iptables-based masquerading (not with BPF masquerading)'),
-        _opt('IP_SET', ci, ALL_MODES, SRC_CILIUM, module='ip_set', on_demand=True, required=False,
-             note='iptables-based masquerading'),
-        _opt('IP_SET_HASH_IP', ci, ALL_MODES, SRC_CILIUM, module='ip_set_hash_ip', on_demand=True, required=False,
-             note='iptables-based masquerading'),
-        _opt('NETFILTER_XT_TARGET_TPROXY', ci, ALL_MODES, SRC_CILIUM, module='xt_TPROXY', on_demand=True,
-             required=False, xtables=(('target', 'TPROXY'),), note='L7 and FQDN policies'),
-        _opt('NETFILTER_XT_TARGET_CT', ci, ALL_MODES, SRC_CILIUM, module='xt_CT', on_demand=True, required=False,
-             xtables=(('target', 'CT'),), note='L7 and FQDN policies'),
-        _opt('NETFILTER_XT_MATCH_SOCKET', ci, ALL_MODES, SRC_CILIUM, module='xt_socket', on_demand=True,
-             required=False, xtables=(('match', 'socket'),), note='L7 and FQDN policies'),
-        _opt('NETFILTER_XT_MARK', ci, ALL_MODES, SRC_CILIUM, module='xt_mark', on_demand=True, required=False,
-             xtables=(('match', 'mark'), ('target', 'MARK')), note='L7 and FQDN policies'),
-    ]
-    return tuple(entries)
-
-
-CATALOG = _build_catalog()  # type: Tuple[KernelOption, ...]
-
-VERSION_REQUIREMENTS = (
-    VersionRequirement('kernel', '5.13', KP, ('nftables',), SRC_KP_NFT_SUPPORTED,
-                       note='kube-proxy refuses nftables mode on older kernels unless '
-                       'KUBE_PROXY_NFTABLES_SKIP_KERNEL_VERSION_CHECK is set'),
-    VersionRequirement('nft', '1.0.1', KP, ('nftables',), SRC_KP_NFT_SUPPORTED,
-                       note='knftables requires nft >= 1.0.1 (where kube-proxy uses the host binary)'),
-    VersionRequirement('kernel', '5.4', 'cni:cilium', ALL_MODES, SRC_CILIUM, note='or 4.18 on RHEL 8.6'),
-)  # type: Tuple[VersionRequirement, ...]
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Selection helpers
-
-def catalog_symbols(entries: Optional[Iterable[KernelOption]] = None) -> List[str]:
-    """Every symbol of the catalog (without ``CONFIG_``), sorted, unique."""
-    return sorted({entry.symbol for entry in (CATALOG if entries is None else entries)})
-
-
-def option_module_map(kernel_version: Optional[str] = None) -> Dict[str, str]:
-    """Symbol -> module name for every entry that builds a module on ``kernel_version`` (unknown: entries whose
-    module does not depend on the version)."""
-    return dict(module_pairs(kernel_version))
-
-
-def module_pairs(kernel_version: Optional[str] = None) -> List[Tuple[str, str]]:
-    """(symbol, module) pairs, unique, newer spellings first (several symbols may build one module, e.g.
-    IP_NF_IPTABLES_LEGACY and IP_NF_IPTABLES -> ip_tables): the kernel_config module picks the one the config
-    defines."""
-    seen = set()
-    pairs = []
-    ordered = sorted(CATALOG, key=lambda e: tuple(-x for x in (_vt(e.kernel_min) or (0, 0, 0))))
-    for entry in ordered:
-        module = entry.module_for_kernel(kernel_version)
-        # if_defined entries (backported legacy toggles) stay in regardless of the version; the config decides
-        if module is None or (not entry.if_defined and not entry.applies_to_kernel(kernel_version)):
-            continue
-        key = (entry.symbol, module)
-        if key in seen:
-            continue
-        seen.add(key)
-        pairs.append(key)
-    return pairs
-
-
-def components_for(cni: Optional[str] = None, mode: Optional[str] = None) -> Tuple[str, ...]:
-    """kube-proxy (not in mode ``none``), kubelet, and ``cni:<cni>`` when the CNI is one the catalog knows."""
-    comps = [] if mode == 'none' else [KP]
-    comps.append(KL)
-    if cni and ('cni:' + cni) in COMPONENTS:
-        comps.append('cni:' + cni)
-    return tuple(comps)
-
-
-def options_for(mode: str, backend: str, family: str, component: Optional[str] = None, cni: Optional[str] = None,
-                kernel_version: Optional[str] = None, required_only: bool = False) -> List[KernelOption]:
-    """Catalog entries for one mode x backend x family, for one ``component`` or (default) every component of the
-    node (kube-proxy unless mode ``none``, kubelet, the CNI). With ``kernel_version``, entries for symbols that do
-    not exist on that kernel are left out."""
-    if mode not in MODES:
-        raise ValueError('unknown mode %r (expected one of %s)' % (mode, ', '.join(MODES)))
-    if backend not in BACKENDS:
-        raise ValueError('unknown backend %r (expected one of %s)' % (backend, ', '.join(BACKENDS)))
-    if family not in FAMILIES:
-        raise ValueError('unknown family %r (expected one of %s)' % (family, ', '.join(FAMILIES)))
-    comps = (component,) if component else components_for(cni, mode)
-    out = []
-    for entry in CATALOG:
-        if entry.component not in comps or mode not in entry.modes or backend not in entry.backends \
-                or family not in entry.families:
-            continue
-        if required_only and not entry.required:
-            continue
-        if kernel_version is not None and not entry.applies_to_kernel(kernel_version):
-            continue
-        out.append(entry)
-    return out
-
-
-def any_of_groups(entries: Optional[Iterable[KernelOption]] = None) -> Dict[str, List[KernelOption]]:
-    groups = {}  # type: Dict[str, List[KernelOption]]
-    for entry in (CATALOG if entries is None else entries):
-        if entry.any_of:
-            groups.setdefault(entry.any_of, []).append(entry)
-    return groups
-
-
-def version_requirements_for(mode: str, cni: Optional[str] = None) -> List[VersionRequirement]:
-    comps = components_for(cni, mode)
-    return [req for req in VERSION_REQUIREMENTS if req.component in comps and mode in req.modes]
-
+from ansible_collections.kubenode.netfilter.plugins.module_utils._catalog import (
+    BACKENDS, CNI_CHOICES, CNI_ROWS, DISTRIBUTION_ROWS, DISTRIBUTIONS, K3S_CHECK_CONFIG_STATISTIC, K3S_NFT_BUNDLED, KL,
+    KP, KUBE_CHAIN_NAMES, MODE_ROWS, MODES, NFT_KNOWN_BAD, NFT_PRIORITY_NAMES, REMEDY_FLAGS, SEVERITIES,
+    SRC_IPVS_DEPRECATION, SRC_K3S_CHECK_STATISTIC, SRC_K3S_NFT_BUNDLE, SRC_K3S_PATH, SRC_K3S_SYSSETUP,
+    SRC_K8S_RUNTIME_DOC, SRC_KP_IPTABLES, SRC_KP_IPVS, SRC_KUBEADM_PREFLIGHT, SRC_KUBELET_HINT, SRC_WRAPPER,
+    STATISTIC_FAILURE, VERSION_REQUIREMENTS, KernelOption, extra_modules_package, options_for, tool_packages,
+    version_requirements_for,
+)
+from ansible_collections.kubenode.netfilter.plugins.module_utils._version import version_tuple
 
 # ==============================================================================================================
 # Evaluation: facts (kernel_config + netfilter) x chosen mode, distribution and CNI -> findings
@@ -573,83 +30,6 @@ def version_requirements_for(mode: str, cni: Optional[str] = None) -> List[Versi
 # Everything below is a pure function of its arguments. Ids name the check (stable); the severity tells the outcome.
 # docs/findings.md documents every id.
 
-DISTRIBUTIONS = ('k3s', 'k0s', 'kubeadm', 'rke2', 'generic')
-CNI_CHOICES = CNIS + ('other',)
-SEVERITIES = ('error', 'warning', 'info', 'ok')
-_SEVERITY_RANK = dict((name, rank) for rank, name in enumerate(SEVERITIES))
-
-HINT_CHAIN = 'KUBE-IPTABLES-HINT'
-KUBELET_CANARY = 'KUBE-KUBELET-CANARY'
-PROXY_CANARY = 'KUBE-PROXY-CANARY'
-KUBE_CHAIN_NAMES = (HINT_CHAIN, KUBELET_CANARY, PROXY_CANARY)
-
-# Where kube-proxy runs, per distribution.
-#   host:   kube-proxy runs on the node with the node's binaries (generic)
-#   k3s:    in-process in k3s, with the host's binaries or k3s's bundled ones
-#   image:  from a container image that carries its own iptables / nft / ipset (kubeadm, rke2, k0s)
-KUBE_PROXY_RUNS = {'generic': 'host', 'k3s': 'k3s', 'kubeadm': 'image', 'rke2': 'image', 'k0s': 'image'}
-# Distributions that ship netfilter userspace for the components running on the host (kubelet, embedded CNIs).
-BUNDLES_HOST_TOOLS = {
-    'k3s': ('iptables', 'ip6tables', 'ipset'),   # k3s-root userspace in data/current/bin/aux (nft: see K3S_NFT_BUNDLED)
-    'k0s': ('iptables', 'ip6tables'),            # k0s links its bundled iptables in /var/lib/k0s/bin
-}
-
-SRC_K3S_PATH = ('k3s-io/k3s cmd/k3s/main.go stageAndRun: PATH = data/cni, data/current/bin, host PATH, '
-                'data/current/bin/aux (bin/aux before the host PATH with --prefer-bundled-bin)')
-SRC_K3S_SYSSETUP = ('k3s-io/k3s pkg/agent/syssetup/setup.go Configure: modprobe br_netfilter, iptable_nat, ...; '
-                    'sets net.ipv4.conf.all.forwarding=1, bridge-nf-call-iptables=1 (with kube-proxy or flannel), '
-                    'IPv6 forwarding and bridge-nf-call-ip6tables with IPv6')
-SRC_K3S_NFT_BUNDLE = ('k3s-io/k3s#11267 "Add nft to k3s-root userspace" (backports #11291 v1.31, #11292 v1.30, '
-                      '#11293 v1.29), released in v1.31.3+k3s1, v1.30.7+k3s1, v1.29.11+k3s1 and every v1.32+; '
-                      'before it kube-proxy --proxy-mode=nftables exits "could not find nftables binary"')
-SRC_K3S_CHECK_STATISTIC = ('k3s-io/k3s#11860 (issue #11862, backports #11907 #11908 #11909 #11946): check-config '
-                           'checks CONFIG_NETFILTER_XT_MATCH_STATISTIC from v1.32.3, v1.31.7, v1.30.11, v1.29.15')
-SRC_IPVS_DEPRECATION = ('KEP-5495, kubernetes/kubernetes#134539 (v1.35: "The ipvs proxier is now deprecated"); '
-                        'feature gate KubeProxyIPVS deprecated in v1.37 (kubernetes/kubernetes#139397); '
-                        'plan: default false in v1.40, locked in v1.43 (kubernetes/enhancements#6120)')
-SRC_NFT_113 = ('kubernetes/kubernetes#137501 (fix for nft 1.1.3 output; cherry-pick #137809 to release-1.33, '
-               'March 2026)')
-SRC_K8S_KERNEL_DOC = 'https://kubernetes.io/docs/reference/node/kernel-version-requirements/'
-SRC_KUBEADM_PREFLIGHT = ('kubernetes/kubernetes cmd/kubeadm/app/preflight/checks.go '
-                         '(FileContent--proc-sys-net-ipv4-ip_forward)')
-SRC_WRAPPER = 'kubernetes-sigs/iptables-wrappers pkg/xtables/detect.go'
-SRC_KUBELET_HINT = SRC_KUBELET + ' (KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY)'
-
-# k3s release facts: (minor series, first patch release of that series with the fact). Series newer than the
-# newest listed have it from their first release; series older than the oldest listed never have it.
-K3S_NFT_BUNDLED = ((29, 11), (30, 7), (31, 3), (32, 0))
-K3S_CHECK_CONFIG_STATISTIC = ((29, 15), (30, 11), (31, 7), (32, 3), (33, 0))
-
-# nft releases known to break kube-proxy's nftables mode (version -> why, source)
-NFT_KNOWN_BAD = {
-    '1.1.3': ('nft 1.1.3 changed its output in a way kube-proxy\'s nftables mode could not handle until '
-              'kubernetes/kubernetes#137501', SRC_NFT_113),
-}
-
-# What each CNI needs from the host's own iptables binary (kube-proxy aside), in every mode:
-# (severity when the host has no iptables, why)
-CNI_HOST_IPTABLES = {
-    'flannel': ('error', 'flannel programs its masquerade and FORWARD rules with iptables, and its CNI chain runs '
-                'the portmap plugin (hostPort) on the host, which calls the host\'s iptables (%s; %s)'
-                % (SRC_FLANNEL, SRC_PORTMAP)),
-    'kube-router': ('error', 'kube-router\'s network policy controller programs iptables and ipsets, and its CNI '
-                    'chain runs the portmap plugin (hostPort) on the host, which calls the host\'s iptables '
-                    '(%s; %s)' % (SRC_KR_NPC, SRC_PORTMAP)),
-    'calico': ('error', 'Calico\'s iptables dataplane (the default) has Felix program iptables and must agree with '
-               'the host\'s backend, and the portmap plugin calls the host\'s iptables (%s)' % SRC_CALICO),
-    'cilium': ('info', 'Cilium\'s eBPF dataplane does not need the host\'s iptables binary (its agent image carries '
-               'iptables for masquerading and the L7 proxy) (%s)' % SRC_CILIUM),
-    'other': ('warning', 'most CNIs and the portmap plugin (hostPort) call the host\'s iptables; check what your '
-              'CNI needs (%s)' % SRC_PORTMAP),
-}
-# CNIs whose pods attach to a Linux bridge (cni0 / kube-bridge), so Service traffic between pods on one node only
-# reaches iptables/nftables with br_netfilter and bridge-nf-call-iptables=1.
-BRIDGE_CNIS = ('flannel', 'kube-router')
-
-# kube-proxy's filter-hook priority per mode (iptables-nft's filter table: 0; nftables mode: dstnat - 10).
-KUBE_PROXY_FILTER_PRIORITY = {'iptables': 0, 'ipvs': 0, 'none': 0, 'nftables': -110}
-_NFT_PRIORITY_NAMES = {'raw': -300, 'mangle': -150, 'dstnat': -100, 'filter': 0, 'security': 50, 'srcnat': 100,
-                       'out': 100, 'in': -100}
 
 FIX_KERNEL_REBUILD = ('use a kernel built with it (=y or =m): a fuller flavour of your distribution\'s kernel '
                       '(for example Alpine linux-lts instead of linux-virt) or a rebuilt one')
@@ -670,15 +50,32 @@ FIX_NFT_CONFLICTS = ('(1) configure the tool that wrote them to keep its rules i
                      'general fix. Never flush the whole ruleset: it deletes every firewall rule of the host')
 
 
+_SEVERITY_RANK = dict((name, rank) for rank, name in enumerate(SEVERITIES))
+
+
 @dataclass(frozen=True)
 class Finding:
     id: str
     severity: str
     message: str
     fix: str
+    remedy: Optional[Dict[str, Any]] = None       # what a role can do about it ({kind, ..., flag}); None: a person
+    kernel_release: Optional[str] = None          # set when the finding is about an installed, not running, kernel
 
-    def as_dict(self) -> Dict[str, str]:
-        return {'id': self.id, 'severity': self.severity, 'message': self.message, 'fix': self.fix}
+    def as_dict(self) -> Dict[str, Any]:
+        out = {'id': self.id, 'severity': self.severity, 'message': self.message, 'fix': self.fix,
+               'remedy': dict(self.remedy) if self.remedy else None}  # type: Dict[str, Any]
+        if self.kernel_release is not None:
+            out['kernel_release'] = self.kernel_release
+        return out
+
+
+def remedy(kind: str, **params: Any) -> Dict[str, Any]:
+    """A structured remedy: its kind, its parameters and the role variable that allows it (REMEDY_FLAGS)."""
+    out = {'kind': kind}  # type: Dict[str, Any]
+    out.update(params)
+    out['flag'] = REMEDY_FLAGS[kind]
+    return out
 
 
 def _worse(a: str, b: str) -> bool:
@@ -693,12 +90,13 @@ class _Collector(object):
         self.include_passed = include_passed
         self.items = {}  # type: Dict[str, Finding]
 
-    def add(self, fid: str, severity: str, message: str, fix: str = '') -> None:
+    def add(self, fid: str, severity: str, message: str, fix: str = '',
+            remedy: Optional[Dict[str, Any]] = None) -> None:
         if severity == 'ok' and not self.include_passed:
             return
         old = self.items.get(fid)
         if old is None or _worse(severity, old.severity):
-            self.items[fid] = Finding(fid, severity, message, fix or 'nothing to do')
+            self.items[fid] = Finding(fid, severity, message, fix or 'nothing to do', remedy)
 
     def result(self) -> List[Finding]:
         return sorted(self.items.values(), key=lambda f: (_SEVERITY_RANK[f.severity], f.id))
@@ -709,7 +107,7 @@ def _series_has(version: Optional[str], table: Sequence[Tuple[int, int]]) -> Opt
     None when the version is unknown or not a 1.x release."""
     if not version:
         return None
-    vt = _vt(version.strip().lstrip('vV'))
+    vt = version_tuple(version.strip().lstrip('vV'))
     if vt is None or vt[0] != 1:
         return None
     minor, patch = vt[1], vt[2]
@@ -773,9 +171,9 @@ def _priority_value(priority: Any) -> Optional[int]:
     for op in ('+', '-'):
         if op in text[1:]:
             name, _sep, off = text.rpartition(op)
-            if name in _NFT_PRIORITY_NAMES and off.isdigit():
-                return _NFT_PRIORITY_NAMES[name] + (int(off) if op == '+' else -int(off))
-    return _NFT_PRIORITY_NAMES.get(text)
+            if name in NFT_PRIORITY_NAMES and off.isdigit():
+                return NFT_PRIORITY_NAMES[name] + (int(off) if op == '+' else -int(off))
+    return NFT_PRIORITY_NAMES.get(text)
 
 
 class _Context(object):
@@ -794,7 +192,15 @@ class _Context(object):
         self.kr_backend = kube_router_image_backend
         self.prefer_bundled = k3s_prefer_bundled_bin
         self.families = ('ipv4', 'ipv6') if ipv6 else ('ipv4',)
-        self.kp_runs = None if proxy_mode == 'none' else KUBE_PROXY_RUNS[distribution]
+        self.dist = DISTRIBUTION_ROWS[distribution]
+        self.cni_row = CNI_ROWS[cni]
+        self.mode_row = MODE_ROWS[proxy_mode]
+        self.kp_runs = None if proxy_mode == 'none' else self.dist.kube_proxy_runs
+        # the OS (ansible_facts of the setup module, when gathered): package names of the remedies
+        self.os_distribution = facts.get('distribution') if isinstance(facts.get('distribution'), str) else None
+        self.os_family = facts.get('os_family') if isinstance(facts.get('os_family'), str) else None
+        self.os_major = facts.get('distribution_major_version')
+        self.os_major = str(self.os_major) if isinstance(self.os_major, (str, int)) else None
         self.kernel_version = (self.kernel or {}).get('version')
         self.modules_disabled = _sysctl_int(_get(self.nf, 'sysctl', 'kernel.modules_disabled')) == 1
 
@@ -822,7 +228,7 @@ class _Context(object):
         status, info = self.tool('iptables')
         if info is not None and info.get('backend') in BACKENDS:
             return info['backend']
-        if status == 'missing' and self.distribution in BUNDLES_HOST_TOOLS:
+        if status == 'missing' and self.dist.bundled_tools:
             bundled = self.bundled('iptables')
             if bundled is not None and bundled.get('backend') in BACKENDS:
                 return bundled['backend']
@@ -926,13 +332,6 @@ def _check_fact_sets(ctx: _Context, out: _Collector) -> None:
 
 # --------------------------------------------------------------------------------------------------------------
 # Kernel options and modules
-
-# Modules k3s loads itself with modprobe at start (SRC_K3S_SYSSETUP).
-K3S_LOADS_MODULES = ('overlay', 'nf_conntrack', 'br_netfilter', 'iptable_nat', 'iptable_filter', 'ip6table_nat',
-                     'ip6table_filter')
-STATISTIC_FAILURE = ('iptables-restore fails with "Warning: Extension statistic revision 0 not supported, missing '
-                     'kernel module?" / "iptables-restore: line N failed"')
-
 # Outcome of one option, least bad first (a group of alternatives reports its least bad outcome).
 _OUTCOMES = ('ok', 'ok_xtables', 'skip', 'not_autoloaded', 'load_disabled', 'unknown', 'module_unknown',
              'module_missing', 'missing')
@@ -1025,6 +424,30 @@ def _consequence(components: Sequence[str], mode: str, symbol: str) -> str:
     return '; '.join(parts)
 
 
+def _load_remedy(ctx: _Context, module: Optional[str]) -> Optional[Dict[str, Any]]:
+    """Load ``module`` now (when it is loadable and loading is possible) and at every boot; None for a module that is
+    built in or whose state is not known."""
+    state = _get(ctx.kernel, 'modules', module, 'state') if module else None
+    if state not in ('loadable', 'loaded'):
+        return None
+    return remedy('load_module', module=module, state=state, now=state == 'loadable' and not ctx.modules_disabled,
+                  persist=True)
+
+
+def _package_remedy(ctx: _Context, module: str, symbol: str) -> Optional[Dict[str, Any]]:
+    """Install the package that ships ``module`` for the running release, where the OS splits such modules out and
+    the option is ``m`` (the file is just not installed); None when no package can add it."""
+    kernel = ctx.kernel or {}
+    value = _get(kernel, 'options', symbol)
+    release = str(kernel.get('release') or '')
+    if value != 'm' or kernel.get('modules_enabled') is False:
+        return None
+    package = extra_modules_package(ctx.os_distribution, ctx.os_family, release)
+    if package is None:
+        return None
+    return remedy('install_package', packages=[package], module=module, release=release)
+
+
 def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: str) -> None:
     if ctx.kernel is None:
         out.add('kernel.facts_missing', 'warning',
@@ -1081,7 +504,8 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
         if outcome == 'skip':
             continue
         if outcome == 'ok':
-            out.add('kernel.option_ok.' + symbol, 'ok', '%s; found: %s.' % (need, evidence))
+            out.add('kernel.option_ok.' + symbol, 'ok', '%s; found: %s.' % (need, evidence),
+                    remedy=_load_remedy(ctx, module) if required else None)
             continue
         if outcome == 'ok_xtables':
             out.add('kernel.option_via_xtables.' + symbol, 'info',
@@ -1106,7 +530,8 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
         elif outcome == 'module_missing':
             out.add('kernel.module_missing.' + str(module), 'error',
                     '%s; found: %s (built as a module whose file is not installed). Consequence: %s (source: %s).'
-                    % (need, evidence, consequence, sources), FIX_INSTALL_EXTRA)
+                    % (need, evidence, consequence, sources), FIX_INSTALL_EXTRA,
+                    remedy=_package_remedy(ctx, str(module), entry.symbol))
         elif outcome == 'module_unknown':
             out.add('kernel.module_unknown.' + str(module), 'warning',
                     '%s; found: %s; whether module %s can be loaded could not be checked.' % (need, evidence, module),
@@ -1117,17 +542,20 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
                     '%s; found: %s. Consequence if it is not loaded before the node starts: %s.' % (
                         need, evidence, consequence),
                     'load it at boot before kernel.modules_disabled is set (kubenode_kernel_modules_remediate: '
-                    'true, role kubenode.netfilter.kernel_modules, writes /etc/modules-load.d/), then reboot')
+                    'true, role kubenode.netfilter.kernel_modules, writes /etc/modules-load.d/), then reboot',
+                    remedy=_load_remedy(ctx, module))
         elif outcome == 'not_autoloaded':
-            if ctx.distribution == 'k3s' and module in K3S_LOADS_MODULES:
+            if module in ctx.dist.loads_modules:
                 out.add('kernel.module_not_autoloaded.' + str(module), 'info',
                         '%s; found: %s. Nothing loads it on demand, but k3s runs modprobe %s when it starts (%s).' % (
                             need, evidence, module, SRC_K3S_SYSSETUP),
-                        'nothing to do for k3s; to have it loaded at boot anyway: ' + FIX_LOAD_MODULES)
+                        'nothing to do for k3s; to have it loaded at boot anyway: ' + FIX_LOAD_MODULES,
+                        remedy=_load_remedy(ctx, module))
             else:
                 out.add('kernel.module_not_autoloaded.' + str(module), 'warning',
                         '%s; found: %s, and nothing loads %s on demand. Consequence until it is loaded: %s.' % (
-                            need, evidence, module, consequence), FIX_LOAD_MODULES)
+                            need, evidence, module, consequence), FIX_LOAD_MODULES,
+                        remedy=_load_remedy(ctx, module))
     if unknown:
         searched = ctx.kernel.get('searched') or []
         out.add('kernel.config_unknown', 'warning',
@@ -1136,8 +564,9 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
                     ctx.kernel.get('error') or '%d paths searched' % len(searched), len(unknown), ctx.mode,
                     ', '.join(unknown)),
                 'point kubenode.netfilter.kernel_config_facts at the config (config_path), or make '
-                '/proc/config.gz appear by loading the configs module (kubenode_kernel_modules_remediate: true, '
-                'role kubenode.netfilter.kernel_modules)')
+                '/proc/config.gz appear by loading the configs module (kubenode_kernel_modules_load_configs: true '
+                'with kubenode_kernel_modules_remediate: true, role kubenode.netfilter.kernel_modules)',
+                remedy=None if ctx.kernel.get('modules_enabled') is False else remedy('load_configs', module='configs'))
 
 
 def _check_kernel_versions(ctx: _Context, out: _Collector) -> None:
@@ -1146,14 +575,14 @@ def _check_kernel_versions(ctx: _Context, out: _Collector) -> None:
     if not reqs:
         return
     version = ctx.kernel_version
-    vt = _vt(version)
+    vt = version_tuple(version)
     if vt is None:
         out.add('kernel.version_unknown', 'warning',
                 'the kernel version is unknown (no config header and no release), so %s could not be checked.' % (
                     '; '.join('%s needs kernel >= %s' % (r.component, r.minimum) for r in reqs)),
                 'run kubenode.netfilter.kernel_config_facts on the node itself (or give kernel_release)')
         return
-    low = [r for r in reqs if vt < _vt(r.minimum)]  # type: ignore[operator]
+    low = [r for r in reqs if vt < version_tuple(r.minimum)]  # type: ignore[operator]
     if low:
         out.add('kernel.version_too_old', 'error',
                 'kernel %s is older than %s. Consequence: %s (sources: %s).' % (
@@ -1162,7 +591,7 @@ def _check_kernel_versions(ctx: _Context, out: _Collector) -> None:
                                else '%s does not start' % r.component.split(':', 1)[-1]) for r in low),
                     '; '.join(dict.fromkeys(r.source + (' (' + r.note + ')' if r.note else '') for r in low))),
                 'upgrade the node\'s kernel (>= %s)%s' % (
-                    max((r.minimum for r in low), key=_vt),  # type: ignore[arg-type]
+                    max((r.minimum for r in low), key=version_tuple),  # type: ignore[arg-type]
                     ', or use kube-proxy\'s iptables mode (kubenode_proxy_mode: iptables)'
                     if any(r.component == KP for r in low) else ''))
     else:
@@ -1177,20 +606,18 @@ def _tool_need(ctx: _Context, tool: str) -> List[Tuple[str, str]]:
     """(severity if the host lacks the tool, who needs it and why) for every component that needs ``tool``."""
     needs = []  # type: List[Tuple[str, str]]
     runs = ctx.kp_runs
-    kp_tools = {'iptables': ('iptables',), 'ipvs': ('iptables', 'ipset'), 'nftables': ('nft',)}.get(ctx.mode, ())
-    if ctx.ipv6 and ctx.mode in ('iptables', 'ipvs'):
-        kp_tools = kp_tools + ('ip6tables',)
+    kp_tools = ctx.mode_row.kube_proxy_tools + (ctx.mode_row.ipv6_tools if ctx.ipv6 else ())
     if tool in kp_tools and runs in ('host', 'k3s'):
         where = 'on the host' if runs == 'host' else 'in-process in k3s (host binaries first, else k3s\'s bundled)'
         needs.append(('error', 'kube-proxy runs %s and calls %s in %s mode' % (where, tool, ctx.mode)))
     if tool in ('iptables', 'ip6tables') and (tool == 'iptables' or ctx.ipv6):
         # the hint matters to whatever picks its backend with iptables-wrappers: kube-proxy images in iptables
         # and ipvs mode (a warning), only iptables-based CNIs otherwise (their own severity below)
-        needs.append(('warning' if ctx.mode in ('iptables', 'ipvs') else 'info',
+        needs.append((ctx.mode_row.hint_severity,
                       'kubelet creates KUBE-IPTABLES-HINT and KUBE-KUBELET-CANARY with the host\'s %s (%s); without '
                       'them, components in images that use iptables-wrappers cannot tell the node\'s backend'
                       % (tool, SRC_KUBELET_HINT)))
-        severity, why = CNI_HOST_IPTABLES[ctx.cni]
+        severity, why = ctx.cni_row.host_iptables, ctx.cni_row.host_iptables_why
         needs.append((severity, why))
     return needs
 
@@ -1207,17 +634,18 @@ def _tool_version_check(ctx: _Context, out: _Collector, tool: str, info: Dict[st
     reqs = [r for r in VERSION_REQUIREMENTS if r.what == tool and ctx.mode in r.modes and r.component == KP]
     version = info.get('version')
     for req in reqs:
-        if _vt(version) is None:
+        if version_tuple(version) is None:
             out.add('tool.version_unknown.' + tool, 'warning',
                     '%s at %s reported no version, so kube-proxy\'s minimum %s >= %s could not be checked.' % (
                         tool, info.get('path'), tool, req.minimum), FIX_TOOLS)
-        elif _vt(version) < _vt(req.minimum):  # type: ignore[operator]
+        elif version_tuple(version) < version_tuple(req.minimum):  # type: ignore[operator]
             out.add('tool.version_too_old.' + tool, 'error',
                     '%s %s (%s, %s) is older than %s, the minimum kube-proxy\'s %s mode needs (%s%s). Consequence: '
                     'kube-proxy refuses to start in %s mode.' % (
                         tool, version, info.get('path'), where, req.minimum, ctx.mode, req.source,
                         '; ' + req.note if req.note else '', ctx.mode),
-                    'install nft >= %s: %s' % (req.minimum, FIX_TOOLS))
+                    'install nft >= %s: %s' % (req.minimum, FIX_TOOLS),
+                    remedy=_tool_remedy(ctx, tool, minimum=req.minimum))
         else:
             out.add('tool.version_ok.' + tool, 'ok', '%s %s (%s) meets kube-proxy\'s minimum %s.' % (
                 tool, version, info.get('path'), req.minimum))
@@ -1228,6 +656,15 @@ def _tool_version_check(ctx: _Context, out: _Collector, tool: str, info: Dict[st
                 'its release carries that fix.' % (version, info.get('path'), why, source),
                 'run a kube-proxy release with kubernetes/kubernetes#137501, or install another nft release: '
                 + FIX_TOOLS)
+
+
+def _tool_remedy(ctx: _Context, tool: str, optional: bool = False,
+                 minimum: Optional[str] = None) -> Dict[str, Any]:
+    """Install ``tool`` with the OS's package (None when the OS is unknown or not in the catalog's package table).
+    ``optional``: the node works without it (a distribution brings its own); installed only when asked for."""
+    packages = tool_packages(ctx.os_distribution, ctx.os_family, ctx.os_major)
+    return remedy('install_tool', tool=tool, package=(packages or {}).get(tool), optional=optional,
+                  minimum=minimum)
 
 
 def _check_tools(ctx: _Context, out: _Collector) -> None:
@@ -1242,7 +679,7 @@ def _check_tools(ctx: _Context, out: _Collector) -> None:
         kp_uses = tool != 'ipset' and ctx.kp_runs in ('host', 'k3s') and any('kube-proxy' in w for _s, w in needs)
         kp_uses = kp_uses or (tool == 'ipset' and ctx.kp_runs in ('host', 'k3s') and ctx.mode == 'ipvs')
         why = '; '.join(w for _s, w in needs)
-        bundled = ctx.bundled(tool) if ctx.distribution in ('k3s', 'k0s') else None
+        bundled = ctx.bundled(tool) if ctx.dist.bundled_tools else None
         if ctx.distribution == 'k3s' and ctx.prefer_bundled and bundled is not None:
             out.add('tool.missing.' + tool, 'ok', 'k3s runs with --prefer-bundled-bin and its bundled %s is at %s.'
                     % (tool, bundled.get('path')))
@@ -1272,7 +709,8 @@ def _check_tools(ctx: _Context, out: _Collector) -> None:
                     'the host has no %s; %s falls back to its bundled %s at %s (%s).' % (
                         tool, ctx.distribution, tool, bundled.get('path'),
                         SRC_K3S_PATH if ctx.distribution == 'k3s' else 'k0s bundled userspace'),
-                    'nothing to do; install the host\'s own only if other tools need it: ' + FIX_TOOLS)
+                    'nothing to do; install the host\'s own only if other tools need it: ' + FIX_TOOLS,
+                    remedy=_tool_remedy(ctx, tool, optional=True))
             if kp_uses and ctx.distribution == 'k3s':
                 _tool_version_check(ctx, out, tool, bundled, 'bundled with k3s')
             continue
@@ -1283,7 +721,7 @@ def _check_tools(ctx: _Context, out: _Collector) -> None:
                         'the host has no nft; k3s %s bundles nft in data/current/bin/aux (%s), which kube-proxy '
                         'uses.' % (ctx.version, SRC_K3S_NFT_BUNDLE),
                         'nothing to do; to verify, gather netfilter_backend_facts with search_paths: '
-                        '[/var/lib/rancher/k3s/data/current/bin/aux]')
+                        '[/var/lib/rancher/k3s/data/current/bin/aux]', remedy=_tool_remedy(ctx, 'nft', optional=True))
                 continue
             if has is False:
                 sev, what = severity, 'k3s %s does not bundle nft (first releases that do: %s; %s)' % (
@@ -1295,20 +733,23 @@ def _check_tools(ctx: _Context, out: _Collector) -> None:
             out.add('tool.missing.nft', sev,
                     'the host has no nft and %s. Needed by: %s. Consequence: kube-proxy exits "could not find '
                     'nftables binary".' % (what, why),
-                    'install nft on the host (%s), or upgrade k3s to a release that bundles it' % FIX_TOOLS)
+                    'install nft on the host (%s), or upgrade k3s to a release that bundles it' % FIX_TOOLS,
+                    remedy=_tool_remedy(ctx, 'nft'))
             continue
-        if ctx.distribution in BUNDLES_HOST_TOOLS and tool in BUNDLES_HOST_TOOLS[ctx.distribution] \
+        if tool in ctx.dist.bundled_tools \
                 and not ctx.bundled_reported():
             out.add('tool.missing.' + tool, 'info',
                     'the host has no %s; %s ships its own for the components it runs on the host (%s). Needed '
                     'by: %s.' % (tool, ctx.distribution, SRC_K3S_PATH if ctx.distribution == 'k3s'
                                  else 'k0s pkg/component/iptables', why),
                     'nothing to do; to verify, gather netfilter_backend_facts with search_paths (k3s: '
-                    '/var/lib/rancher/k3s/data/current/bin/aux, k0s: /var/lib/k0s/bin)')
+                    '/var/lib/rancher/k3s/data/current/bin/aux, k0s: /var/lib/k0s/bin)',
+                    remedy=_tool_remedy(ctx, tool, optional=True))
             continue
         out.add('tool.missing.' + tool, severity,
                 'the host has no %s. Needed by: %s.' % (tool, why),
-                'install %s: %s' % (tool, FIX_TOOLS))
+                'install %s: %s' % (tool, FIX_TOOLS),
+                remedy=None if severity == 'info' else _tool_remedy(ctx, tool))
     _check_no_userspace(ctx, out)
 
 
@@ -1320,7 +761,7 @@ def _check_no_userspace(ctx: _Context, out: _Collector) -> None:
     if host or ctx.tool('iptables')[0] == 'unknown':
         return
     bundled = [t for t in ('iptables', 'nft') if ctx.bundled(t) is not None]
-    if ctx.distribution in BUNDLES_HOST_TOOLS and (bundled or not ctx.bundled_reported()):
+    if ctx.dist.bundled_tools and (bundled or not ctx.bundled_reported()):
         return  # k3s / k0s bring their own (bundled facts show them, or were not gathered: see tool.missing.*)
     out.add('tool.missing.netfilter_userspace', 'error',
             'the host has neither iptables nor nft%s: nothing can program or even inspect netfilter, so kube-proxy '
@@ -1381,7 +822,8 @@ def _check_backend(ctx: _Context, out: _Collector, backend: str, backend_reason:
                     'components that cannot see each other\'s chains (%s).' % (
                         ', '.join('%s (%s)' % (n, '+'.join(h)) for n, h in sorted(wrong.items())), other,
                         ipt.get('path'), ipt.get('resolved'), host, host, other, SRC_WRAPPER),
-                    FIX_OTHER_BACKEND % {'other': other, 'other_save': _save_tool(other), 'host': host})
+                    FIX_OTHER_BACKEND % {'other': other, 'other_save': _save_tool(other), 'host': host},
+                    remedy=remedy('iptables_alternative', backend=other))
         else:
             out.add('netfilter.hint_in_other_backend', 'ok', '%s exist only in %s, the backend of the host\'s '
                     'iptables.' % (', '.join(sorted(holders)), host))
@@ -1417,7 +859,8 @@ def _check_backend(ctx: _Context, out: _Collector, backend: str, backend_reason:
                         'iptables-wrapper before kube-router) or image (kubenode_kube_router_fixed_image) (role '
                         'kubenode.netfilter.kube_router)%s' % (
                             '; on k0s make it durable with a fixed image in the ClusterConfig '
-                            '(spec.images.kuberouter) or a k0s upgrade' if ctx.distribution == 'k0s' else ''))
+                            '(spec.images.kuberouter) or a k0s upgrade' if ctx.distribution == 'k0s' else ''),
+                        remedy=remedy('patch_daemonset', image_backend=ctx.kr_backend, node_backend=backend))
             else:
                 out.add('netfilter.kube_router_backend_mismatch', 'ok', 'the kube-router image uses %s, like the '
                         'node.' % backend)
@@ -1458,14 +901,17 @@ def _check_unreadable(ctx: _Context, out: _Collector) -> None:
             'kubelet\'s KUBE-IPTABLES-HINT and anything else calling iptables -C.' % (
                 (' ' + '/'.join(versions)) if versions else '', ', '.join(incompatible) or 'see the rules',
                 '; '.join(rules) or 'none named (see netfilter_backend_facts)'),
-            FIX_NFT_CONFLICTS)
+            FIX_NFT_CONFLICTS,
+            remedy=remedy('remove_nft_rules', rules=[
+                {'family': item.get('family'), 'table': item.get('table'), 'chain': item.get('chain'),
+                 'handle': item.get('handle')} for item in errors if item.get('handle') is not None]) if errors else None)
 
 
 def _check_nft_tables(ctx: _Context, out: _Collector) -> None:
     tables = _get(ctx.nf, 'nft_tables')
     if not isinstance(tables, list):
         return
-    threshold = KUBE_PROXY_FILTER_PRIORITY[ctx.mode]
+    threshold = ctx.mode_row.filter_priority
     for table in tables:
         if not isinstance(table, dict) or table.get('owner') != 'foreign':
             continue
@@ -1512,6 +958,12 @@ def _check_nft_tables(ctx: _Context, out: _Collector) -> None:
 # --------------------------------------------------------------------------------------------------------------
 # Sysctls
 
+def _sysctl_remedy(name: str, value: Optional[int]) -> Dict[str, Any]:
+    """Set ``name`` to 1 now and at every boot (net.bridge.* exist only once br_netfilter is loaded)."""
+    return remedy('sysctl', key=name, value=1, current=value,
+                  requires_module='br_netfilter' if name.startswith('net.bridge.') else None)
+
+
 def _check_sysctls(ctx: _Context, out: _Collector) -> None:
     if ctx.nf is None:
         return
@@ -1520,31 +972,35 @@ def _check_sysctls(ctx: _Context, out: _Collector) -> None:
         out.add('sysctl.unknown', 'warning', 'the netfilter facts carry no sysctl values, so IP forwarding and '
                 'bridge netfilter could not be checked.', 'gather kubenode.netfilter.netfilter_backend_facts')
         return
-    k3s = ctx.distribution == 'k3s'
+    sets_sysctls = ctx.dist.sets_sysctls
     forwarding = [('net.ipv4.ip_forward', 'IPv4')]
     if ctx.ipv6:
         forwarding.append(('net.ipv6.conf.all.forwarding', 'IPv6'))
     for name, label in forwarding:
         value = _sysctl_int(sysctl.get(name))
         if value == 1:
-            out.add('sysctl.' + name, 'ok', '%s = 1.' % name)
+            out.add('sysctl.' + name, 'ok', '%s = 1.' % name,
+                    remedy=_sysctl_remedy(name, value))
         elif value is None:
             out.add('sysctl.' + name, 'warning', '%s could not be read, so %s forwarding could not be checked.'
-                    % (name, label), 'gather the facts as root on the node itself')
-        elif k3s:
+                    % (name, label), 'gather the facts as root on the node itself',
+                    remedy=_sysctl_remedy(name, value))
+        elif sets_sysctls:
             out.add('sysctl.' + name, 'info', '%s = %s; k3s sets %s forwarding to 1 when it starts (%s).' % (
-                name, value, label, SRC_K3S_SYSSETUP), 'nothing to do for k3s; to persist it anyway: ' + FIX_SYSCTL)
+                name, value, label, SRC_K3S_SYSSETUP), 'nothing to do for k3s; to persist it anyway: ' + FIX_SYSCTL,
+                    remedy=_sysctl_remedy(name, value))
         else:
             out.add('sysctl.' + name, 'error',
                     '%s = %s: the node does not forward %s packets. Consequence: pod-to-pod traffic across nodes and '
                     'Service traffic to pods are dropped (%s; %s).' % (
                         name, value, label, SRC_K8S_RUNTIME_DOC, SRC_KUBEADM_PREFLIGHT),
-                    'set %s = 1: %s' % (name, FIX_SYSCTL))
-    if ctx.mode != 'none' and (ctx.cni in BRIDGE_CNIS or ctx.cni == 'other'):
+                    'set %s = 1: %s' % (name, FIX_SYSCTL),
+                    remedy=_sysctl_remedy(name, value))
+    if ctx.mode != 'none' and ctx.cni_row.bridge is not False:
         bridge = [('net.bridge.bridge-nf-call-iptables', 'iptables')]
         if ctx.ipv6:
             bridge.append(('net.bridge.bridge-nf-call-ip6tables', 'ip6tables'))
-        severity = 'error' if ctx.cni in BRIDGE_CNIS else 'warning'
+        severity = 'error' if ctx.cni_row.bridge else 'warning'
         for name, label in bridge:
             value = _sysctl_int(sysctl.get(name))
             why = ('pods of the %s CNI sit on a Linux bridge; packets between two pods on the same bridge only pass '
@@ -1552,16 +1008,19 @@ def _check_sysctls(ctx: _Context, out: _Collector) -> None:
                    'whose endpoint is on the same node gets no reply (%s)' % (
                        ctx.cni if ctx.cni != 'other' else 'chosen (if bridge-based)', name, SRC_K8S_RUNTIME_DOC))
             if value == 1:
-                out.add('sysctl.' + name, 'ok', '%s = 1.' % name)
+                out.add('sysctl.' + name, 'ok', '%s = 1.' % name,
+                    remedy=_sysctl_remedy(name, value))
                 continue
             state = ('does not exist: br_netfilter is not loaded' if value is None else '= %s' % value)
-            if k3s:
+            if sets_sysctls:
                 out.add('sysctl.' + name, 'info', '%s %s; k3s loads br_netfilter and sets it to 1 when it starts '
-                        '(%s).' % (name, state, SRC_K3S_SYSSETUP), 'nothing to do for k3s')
+                        '(%s).' % (name, state, SRC_K3S_SYSSETUP), 'nothing to do for k3s',
+                    remedy=_sysctl_remedy(name, value))
                 continue
             out.add('sysctl.' + name, severity, '%s %s: %s.' % (name, state, why),
                     'load br_netfilter (kubenode_kernel_modules_remediate: true, role kubenode.netfilter.'
-                    'kernel_modules) and set %s = 1 (kubenode_sysctl_remediate: true)' % name)
+                    'kernel_modules) and set %s = 1 (kubenode_sysctl_remediate: true)' % name,
+                    remedy=_sysctl_remedy(name, value))
     if ctx.mode == 'iptables':
         value = _sysctl_int(sysctl.get('net.ipv4.conf.all.route_localnet'))
         if value != 1:
