@@ -9,13 +9,15 @@ Classification of what iptables-nft cannot read is ``_netfilter.classify_express
 file only decides what to do with the rules a user listed.
 
 Measured with nftables 1.0.6 (Debian 12), see docs/nft_conflicts.md:
-- ``add rule F T C position H RULE`` puts RULE right after the rule with handle H; ``insert rule F T C position H
-  RULE`` right before it; ``index N`` also exists but counts rules, which shifts as soon as anything else changes, so
-  the undo file uses handles.
-- ``nft -c -f FILE`` validates a file against the kernel without committing (a missing position handle fails it).
-- ``nft -f`` applies a file as one transaction: either every command or none.
+- nft prints a rule's comment unescaped (``comment "x"; delete table ..."``) and its text syntax cannot quote a
+  ``"`` at all, so a rule's text is never fed back to nft: the undo file is ``nft -j`` input built from the rule's
+  JSON, parsed back before use (``check_undo``) and validated with ``nft -c -j -f``.
+- In JSON, ``insert`` with a ``handle`` lands right before that rule; ``add`` ignores its ``handle`` and appends.
+- ``nft -c -f FILE`` validates a file against the kernel without committing (a missing anchor handle fails it).
+- ``nft -f`` applies a file as one transaction: either every command or none; ``nft -f`` without ``-j`` refuses a
+  JSON file with a syntax error.
 - Chain names outside nft's identifier syntax (e.g. starting with a digit) cannot be written in nft's command
-  syntax at all (quoting is refused for chain names in 1.0.6).
+  syntax at all (quoting is refused for chain names in 1.0.6); the deletion transaction is text, so they are refused.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
+import signal
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _netfilter as nf
 
@@ -180,24 +186,100 @@ def parse_refs(items: Sequence[Any]) -> List[RuleRef]:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# nft -j output, read one object at a time
+
+def iter_nft_items(json_text: str, what: str) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """(kind, body) of every object in the top-level ``nftables`` list of ``nft -j`` output, decoded one at a time.
+
+    ``nft -j`` prints one line; decoding item by item with ``raw_decode`` keeps one object in memory instead of the
+    whole tree (100k rules: the text plus one rule, not the text plus 100k dicts). Objects that are not
+    ``{kind: {...}}`` are skipped; anything that is not the documented shape is a ConflictError naming ``what``.
+    """
+    text = json_text or ''
+    match = re.match(r'\s*\{\s*"nftables"\s*:\s*\[', text)
+    if match is None:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConflictError('%s: not JSON (%s): %r' % (what, exc, text[:200]))
+        if not isinstance(data, dict) or not isinstance(data.get('nftables'), list):
+            raise ConflictError('%s: JSON without a top-level "nftables" list: %r' % (what, text[:200]))
+        for item in data['nftables']:
+            if isinstance(item, dict) and len(item) == 1:
+                kind, body = next(iter(item.items()))
+                if isinstance(body, dict):
+                    yield str(kind), body
+        return
+    decoder = json.JSONDecoder()
+    pos = match.end()
+    size = len(text)
+    first = True
+    while True:
+        while pos < size and text[pos] in ' \t\r\n':
+            pos += 1
+        if pos < size and text[pos] == ']':
+            pos += 1
+            break
+        if not first:
+            if pos >= size or text[pos] != ',':
+                raise ConflictError('%s: not JSON (expected "," or "]" at character %d)' % (what, pos))
+            pos += 1
+            while pos < size and text[pos] in ' \t\r\n':
+                pos += 1
+        first = False
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except ValueError as exc:
+            raise ConflictError('%s: not JSON (%s)' % (what, exc))
+        if isinstance(item, dict) and len(item) == 1:
+            kind, body = next(iter(item.items()))
+            if isinstance(body, dict):
+                yield str(kind), body
+    if not re.match(r'\s*\}\s*$', text[pos:]):
+        raise ConflictError('%s: not JSON (trailing data after the "nftables" list)' % what)
+
+
+def _rule_key(body: Mapping[str, Any]) -> Optional[Tuple[str, str, str, int]]:
+    family, table, chain, handle = (body.get('family'), body.get('table'), body.get('chain'), body.get('handle'))
+    if not (isinstance(family, str) and isinstance(table, str) and isinstance(chain, str)):
+        return None
+    if isinstance(handle, bool) or not isinstance(handle, int):
+        return None
+    return (family, table, chain, handle)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Chains as nft lists them
 
 @dataclass
+class ChainRule:
+    """One rule of ``nft -j list chain``: where it is, its expressions and its comment, as nft printed them."""
+
+    family: str
+    table: str
+    chain: str
+    handle: int
+    expr: List[Any]
+    comment: Optional[str] = None
+
+
+@dataclass
 class ChainState:
-    """One chain: its rules in order (``nft -j list chain``) and the text of each (``nft -a list chain``)."""
+    """One chain: its rules in order (``nft -j list chain``) and the text of each (``nft -a list chain``, for the
+    report only: the undo file is built from the JSON)."""
 
     family: str
     table: str
     chain: str
     exists: bool
-    rules: List[nf.NftRule] = field(default_factory=list)
+    rules: List[ChainRule] = field(default_factory=list)
     texts: Dict[int, str] = field(default_factory=dict)
 
     @property
     def key(self) -> Tuple[str, str, str]:
         return (self.family, self.table, self.chain)
 
-    def rule(self, handle: int) -> Optional[nf.NftRule]:
+    def rule(self, handle: int) -> Optional[ChainRule]:
         for rule in self.rules:
             if rule.handle == handle:
                 return rule
@@ -205,18 +287,38 @@ class ChainState:
 
 
 def chain_state(family: str, table: str, chain: str, json_text: Optional[str], text: Optional[str]) -> ChainState:
-    """Build a ChainState from ``nft -j list chain`` and ``nft -a list chain`` output; None output: no such chain."""
+    """Build a ChainState from ``nft -j list chain`` and ``nft -a list chain`` output; None output: no such chain.
+
+    Every rule object must carry family, table, chain, an integer handle and an ``expr`` list (and a string comment
+    if any): nft 1.0.6 always prints them so; any other shape is a ConflictError, never a guess.
+    """
     if json_text is None:
         return ChainState(family, table, chain, False)
     what = 'nft -j list chain %s %s %s' % (family, table, chain)
-    try:
-        chains, rules = nf.parse_nft_rules(json_text, what)
-    except nf.NetfilterParseError as exc:
-        raise ConflictError(str(exc))
-    if not any(c.name == chain for c in chains):
+    found = False
+    rules = []  # type: List[ChainRule]
+    for kind, body in iter_nft_items(json_text, what):
+        if kind == 'chain':
+            if body.get('family') == family and body.get('table') == table and body.get('name') == chain:
+                found = True
+            continue
+        if kind != 'rule':
+            continue
+        key = _rule_key(body)
+        expr = body.get('expr')
+        comment = body.get('comment')
+        if key is None or not isinstance(expr, list) or not (comment is None or isinstance(comment, str)):
+            raise ConflictError('%s: a rule object without family/table/chain strings, an integer handle, an expr '
+                                'list and a string comment: %r' % (what, json.dumps(body, sort_keys=True)[:300]))
+        if key[:3] != (family, table, chain):
+            continue
+        rules.append(ChainRule(family, table, chain, key[3], expr, comment))
+    if not found:
         raise ConflictError('%s: the output holds no chain %r' % (what, chain))
-    rules = [r for r in rules if r.chain == chain]
-    texts = nf.parse_nft_text_handles(text or '')
+    try:
+        texts = nf.parse_nft_text_handles(text or '')
+    except (TypeError, ValueError, AttributeError):
+        texts = {}
     return ChainState(family, table, chain, True, rules, texts)
 
 
@@ -232,6 +334,7 @@ class Decision:
     rule_text: Optional[str] = None
     hits: List[nf.ExprHit] = field(default_factory=list)
     expr: List[Any] = field(default_factory=list)
+    comment: Optional[str] = None
 
     def as_dict(self) -> Dict[str, Any]:
         return {
@@ -273,6 +376,15 @@ class Plan:
         return out
 
 
+def _classify(expr: Sequence[Any]) -> List[nf.ExprHit]:
+    """The measured classifier; an expression shape it cannot take counts as one unclassified hit (never a
+    traceback, never "readable")."""
+    try:
+        return list(nf.classify_expressions(expr))
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        return [nf.ExprHit(nf.UNCLASSIFIED, 'unexpected expression shape (%s)' % exc)]
+
+
 def build_plan(refs: Sequence[RuleRef], chains: Dict[Tuple[str, str, str], ChainState]) -> Plan:
     """Decide per listed rule: remove it, it is already gone, or its handle now holds something else (conflict).
 
@@ -292,26 +404,21 @@ def build_plan(refs: Sequence[RuleRef], chains: Dict[Tuple[str, str, str], Chain
                                       'already removed' % ((ref.handle,) + ref.chain_key)))
             continue
         fingerprint = rule_fingerprint(rule.expr)
-        hits = nf.classify_expressions(rule.expr)
+        hits = _classify(rule.expr)
         text = state.texts.get(ref.handle)
         if not hits:
             decisions.append(Decision(ref, ACTION_CONFLICT, 'handle %d now holds a rule iptables-nft can read (%s): it '
                                       'is not the foreign rule that was listed' % (ref.handle, text or fingerprint),
-                                      fingerprint, text, hits, rule.expr))
+                                      fingerprint, text, hits, rule.expr, rule.comment))
             continue
         if ref.fingerprint and ref.fingerprint != fingerprint:
             decisions.append(Decision(ref, ACTION_CONFLICT, 'handle %d now holds other expressions (%s, fingerprint %s, '
                                       'listed %s)' % (ref.handle, text or '?', fingerprint, ref.fingerprint),
-                                      fingerprint, text, hits, rule.expr))
-            continue
-        if text is None:
-            decisions.append(Decision(ref, ACTION_CONFLICT, 'nft -a list chain %s %s %s did not print the rule with '
-                                      'handle %d: no undo text for it' % (ref.chain_key + (ref.handle,)),
-                                      fingerprint, text, hits, rule.expr))
+                                      fingerprint, text, hits, rule.expr, rule.comment))
             continue
         decisions.append(Decision(ref, ACTION_REMOVE, 'iptables-nft cannot read it: %s'
                                   % ', '.join('%s (%s)' % (h.what, h.cls) for h in hits),
-                                  fingerprint, text, hits, rule.expr))
+                                  fingerprint, text, hits, rule.expr, rule.comment))
     return Plan(decisions)
 
 
@@ -364,90 +471,156 @@ def transaction_text(plan: Plan) -> str:
     return ''.join(line + '\n' for line in lines)
 
 
-def undo_commands(plan: Plan, chains: Dict[Tuple[str, str, str], ChainState]) -> List[str]:
-    """The ``nft`` commands that put every removed rule back where it was, anchored on the handles of kept rules.
+def _undo_rule(decision: Decision, anchor: Optional[int]) -> Dict[str, Any]:
+    body = {'family': decision.ref.family, 'table': decision.ref.table, 'chain': decision.ref.chain}  # type: Dict[str, Any]
+    if anchor is not None:
+        body['handle'] = anchor
+    body['expr'] = copy.deepcopy(decision.expr)
+    if decision.comment is not None:
+        body['comment'] = decision.comment
+    return body
 
-    A run of removed rules after kept rule A is re-added with ``add rule ... position A``, last rule first (each lands
-    right after A); a run at the head of a chain with ``insert rule ... position B`` before the first kept rule B, in
-    order; a chain left empty with plain ``add rule`` in order.
+
+def undo_commands(plan: Plan, chains: Dict[Tuple[str, str, str], ChainState]) -> List[Dict[str, Any]]:
+    """The ``nft -j`` commands that put every removed rule back where it was, anchored on the handles of kept rules.
+
+    Built from the rules' JSON (``nft -j list chain``), never from their text: nft prints a comment unescaped, so a
+    rule text is not safe to feed back to ``nft -f`` (a comment holding ``"; delete table ...`` would run as a
+    command).
+
+    Measured with nftables 1.0.6: in JSON an ``insert`` of a rule with a ``handle`` lands right before that rule,
+    but an ``add`` ignores its ``handle`` (and ``position``) and appends to the chain, although libnftables-json(5)
+    (nftables doc/libnftables-json.adoc, "RULE") documents both as anchors. So a run of removed rules followed by a
+    kept rule B is re-inserted before B, in order; a run at the tail of a chain (no kept rule after it) is appended
+    in order with a plain ``add``.
     """
-    removing = set(d.ref.key for d in plan.remove)
-    commands = []  # type: List[str]
+    by_key = dict((d.ref.key, d) for d in plan.remove)
+    commands = []  # type: List[Dict[str, Any]]
     for key in plan.affected_chains():
         state = chains[key]
         family, table, chain = key
-        name = nft_name(chain)
         rules = state.rules
         index = 0
         while index < len(rules):
-            if (family, table, chain, rules[index].handle) not in removing:
+            if (family, table, chain, rules[index].handle) not in by_key:
                 index += 1
                 continue
             start = index
-            while index < len(rules) and (family, table, chain, rules[index].handle) in removing:
+            while index < len(rules) and (family, table, chain, rules[index].handle) in by_key:
                 index += 1
-            run = rules[start:index]
-            before = rules[start - 1].handle if start > 0 else None
+            run = [by_key[(family, table, chain, r.handle)] for r in rules[start:index]]
             after = rules[index].handle if index < len(rules) else None
-            if before is not None:
-                for rule in reversed(run):
-                    commands.append('add rule %s %s %s position %d %s' % (family, table, name, before,
-                                                                          state.texts[rule.handle]))
-            elif after is not None:
-                for rule in run:
-                    commands.append('insert rule %s %s %s position %d %s' % (family, table, name, after,
-                                                                             state.texts[rule.handle]))
-            else:
-                for rule in run:
-                    commands.append('add rule %s %s %s %s' % (family, table, name, state.texts[rule.handle]))
+            for decision in run:
+                if after is not None:
+                    commands.append({'insert': {'rule': _undo_rule(decision, after)}})
+                else:
+                    commands.append({'add': {'rule': _undo_rule(decision, None)}})
     return commands
 
 
-def undo_text(plan: Plan, chains: Dict[Tuple[str, str, str], ChainState], stamp: str) -> str:
-    """The undo file: an ``nft -f`` file (one transaction) with a header saying what it restores and how."""
-    header = [
-        '#!/usr/sbin/nft -f',
-        '# kubenode.netfilter.nft_conflicts undo file, written %s before removing:' % stamp,
-    ]
+UNDO_METAINFO = {'metainfo': {'json_schema_version': 1}}
+
+
+def undo_text(plan: Plan, chains: Dict[Tuple[str, str, str], ChainState]) -> str:
+    """The undo file: ``nft -j -f`` input (one transaction). JSON has no comments: README.txt beside it says what
+    it restores. ``nft -f`` without ``-j`` refuses it with a syntax error (it never half-runs)."""
+    document = {'nftables': [UNDO_METAINFO] + undo_commands(plan, chains)}
+    return json.dumps(document, indent=1, sort_keys=True) + '\n'
+
+
+def check_undo(text: str, plan: Plan, chains: Dict[Tuple[str, str, str], ChainState]) -> None:
+    """Parse the undo file back and prove it restores exactly the removed rules and does nothing else.
+
+    Every command must be an ``add``/``insert`` of one rule into a chain a rule is removed from, anchored (if at all)
+    on a kept rule of that chain, with the expressions and comment of a removed rule; every removed rule must come
+    back exactly once. ConflictError names the first difference (nothing is then removed).
+    """
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise ConflictError('the undo file is not JSON (%s): nothing was removed' % exc)
+    items = document.get('nftables') if isinstance(document, dict) else None
+    if not isinstance(items, list) or not items or items[0] != UNDO_METAINFO:
+        raise ConflictError('the undo file does not start with its metainfo object: nothing was removed')
+    wanted = {}  # type: Dict[str, List[RuleRef]]
     for decision in plan.remove:
-        header.append('#   %s: %s (%s)' % (decision.ref.label(), decision.rule_text, decision.fingerprint))
-    header.extend([
-        '# Apply with: nft -f THIS_FILE (one transaction; it fails as a whole if a rule it anchors on is gone).',
-        '# The rules come back with new handles, at the same place relative to the rules that were kept.',
+        body = _undo_rule(decision, None)
+        wanted.setdefault(json.dumps(body, sort_keys=True), []).append(decision.ref)
+    removed_keys = set(d.ref.key for d in plan.remove)
+    kept = {}  # type: Dict[Tuple[str, str, str], set]
+    for key in plan.affected_chains():
+        kept[key] = set(r.handle for r in chains[key].rules if key + (r.handle,) not in removed_keys)
+    for position, item in enumerate(items[1:], 1):
+        where = 'undo command %d' % position
+        if not isinstance(item, dict) or len(item) != 1 or next(iter(item)) not in ('add', 'insert'):
+            raise ConflictError('%s is not one add/insert: nothing was removed' % where)
+        verb, inner = next(iter(item.items()))
+        if not isinstance(inner, dict) or list(inner) != ['rule'] or not isinstance(inner['rule'], dict):
+            raise ConflictError('%s: %s of something else than one rule: nothing was removed' % (where, verb))
+        body = dict(inner['rule'])
+        if set(body) - set(('family', 'table', 'chain', 'handle', 'expr', 'comment')):
+            raise ConflictError('%s: unexpected keys %s: nothing was removed' % (
+                where, ', '.join(sorted(set(body) - set(('family', 'table', 'chain', 'handle', 'expr', 'comment'))))))
+        chain_key = (body.get('family'), body.get('table'), body.get('chain'))
+        if chain_key not in kept:
+            raise ConflictError('%s: into %r, not a chain a rule is removed from: nothing was removed' % (
+                where, chain_key))
+        anchor = body.pop('handle', None)
+        if anchor is not None and anchor not in kept[chain_key]:
+            raise ConflictError('%s: anchored on handle %r, not a kept rule of %s %s %s: nothing was removed'
+                                % ((where, anchor) + chain_key))
+        if (anchor is None) != (verb == 'add'):
+            raise ConflictError('%s: %s %s an anchor (nft 1.0.6 ignores the anchor of an add): nothing was removed'
+                                % (where, verb, 'with' if verb == 'add' else 'without'))
+        refs = wanted.get(json.dumps(body, sort_keys=True))
+        if not refs:
+            raise ConflictError('%s does not give back a removed rule exactly: nothing was removed' % where)
+        refs.pop()
+    left = [r.label() for refs in wanted.values() for r in refs]
+    if left:
+        raise ConflictError('the undo file does not restore %s: nothing was removed' % ', '.join(left))
+
+
+def readme_text(plan: Plan, stamp: str, undo_name: str) -> str:
+    """README.txt of a backup directory: what was removed, how to undo. Labels and fingerprints only (a rule text
+    or comment can hold anything, so none is copied here)."""
+    lines = ['kubenode.netfilter.nft_conflicts backup, written %s before removing:' % stamp]
+    for decision in plan.remove:
+        lines.append('  %s (%s)' % (decision.ref.label(), decision.fingerprint))
+    lines.extend([
+        '',
+        'Undo: nft -j -f %s   (JSON, one transaction: it fails as a whole if a rule it anchors on is gone)' % undo_name,
+        'The rules come back with new handles, at the same place relative to the rules that were kept.',
+        'ruleset.nft / ruleset.json: the whole ruleset before the removal (for reading; do not load ruleset.nft back:',
+        'nft cannot load iptables-nft\'s own xtables expressions).',
     ])
-    return '\n'.join(header + undo_commands(plan, chains)) + '\n'
+    return '\n'.join(lines) + '\n'
 
 
 def backup_names(stamp: str) -> Dict[str, str]:
     """File names inside the per-run backup directory ``nft-conflicts-<stamp>``."""
     return {'directory': 'nft-conflicts-%s' % stamp, 'ruleset': 'ruleset.nft', 'ruleset_json': 'ruleset.json',
-            'undo': 'undo.nft', 'transaction': 'delete.nft'}
+            'undo': 'undo.json', 'transaction': 'delete.nft', 'readme': 'README.txt'}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Verification
 
 def ruleset_index(json_text: str, what: str = 'nft -j list ruleset') -> Dict[Tuple[Any, ...], Any]:
-    """Every object of an ``nft -j list ruleset`` keyed by identity, values normalised (counters and run-time
-    state aside). Rules are keyed by family, table, chain and handle."""
-    try:
-        data = json.loads(json_text)
-    except ValueError as exc:
-        raise ConflictError('%s: not JSON (%s)' % (what, exc))
-    if not isinstance(data, dict) or not isinstance(data.get('nftables'), list):
-        raise ConflictError('%s: JSON without a top-level "nftables" list' % what)
+    """Every object of an ``nft -j list ruleset`` keyed by identity, valued by a digest of its normalised body
+    (counters and run-time state aside). Rules are keyed by family, table, chain and handle. Read one object at a
+    time and kept as digests, so 100k rules cost a few MB, not the whole tree twice."""
     out = {}  # type: Dict[Tuple[Any, ...], Any]
-    for item in data['nftables']:
-        if not isinstance(item, dict) or len(item) != 1:
-            continue
-        kind, body = next(iter(item.items()))
-        if kind == 'metainfo' or not isinstance(body, dict):
+    for kind, body in iter_nft_items(json_text, what):
+        if kind == 'metainfo':
             continue
         if kind == 'rule':
             key = ('rule', body.get('family'), body.get('table'), body.get('chain'), body.get('handle'))
         else:
             key = (kind, body.get('family'), body.get('table'), body.get('name'), body.get('handle'))
-        out[key] = _strip_volatile(body)
+        key = tuple(k if isinstance(k, (str, int)) or k is None else repr(k) for k in key)
+        text = json.dumps(_strip_volatile(body), sort_keys=True, separators=(',', ':'))
+        out[key] = hashlib.sha256(text.encode('utf-8')).digest()
     return out
 
 
@@ -487,3 +660,95 @@ def diff_after(text: str, removed_handles: Sequence[int]) -> str:
             continue
         out.append(line)
     return ''.join(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Commands: a deadline for each, output to a file (never concatenated in memory), a cap on what is read back
+
+DEFAULT_TIMEOUT = 60
+# the most of one command's output read into memory (nft -j of 100k iptables-nft rules: about 40 MB)
+MAX_OUTPUT_BYTES = 512 * 1024 * 1024
+MAX_STDERR_BYTES = 64 * 1024
+
+
+@dataclass
+class CommandResult:
+    """``rc`` is None when the command did not run to its end: ``error`` says why (not started, deadline)."""
+
+    argv: List[str]
+    rc: Optional[int]
+    stdout: str
+    stderr: str
+    error: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and self.error is None
+
+    def describe(self) -> str:
+        if self.error:
+            return '%s: %s' % (' '.join(self.argv), self.error)
+        return '%s exited %s: %s' % (' '.join(self.argv), self.rc, (self.stderr or self.stdout or '').strip()[:2000])
+
+
+def run_command(argv: Sequence[str], timeout: float, data: Optional[str] = None, stdout_path: Optional[str] = None,
+                max_output: int = MAX_OUTPUT_BYTES) -> CommandResult:
+    """Run ``argv`` (no shell, LC_ALL=C) with a deadline of ``timeout`` seconds for the process and its children.
+
+    Standard output goes to ``stdout_path`` when given (created 0600 with O_EXCL: the caller's backup file, streamed,
+    nothing of it read back into memory) or to an anonymous temporary file read back up to ``max_output`` bytes
+    (more is an error, never a truncated parse). A process still running at the deadline, or a grandchild keeping
+    its output open, is killed with its whole process group.
+    """
+    argv = [str(a) for a in argv]
+    env = dict(os.environ)
+    env.update({'LC_ALL': 'C', 'LANG': 'C', 'LANGUAGE': 'C'})
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as inp:
+        if data is not None:
+            inp.write(data.encode('utf-8'))
+            inp.seek(0)
+        if stdout_path is not None:
+            try:
+                out_fd = os.open(stdout_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except OSError as exc:
+                return CommandResult(argv, None, '', '', error='cannot create %s: %s' % (stdout_path, exc))
+            out = os.fdopen(out_fd, 'w+b')  # type: Any
+        else:
+            out = tempfile.TemporaryFile()
+        with out:
+            try:
+                proc = subprocess.Popen(argv, stdin=inp if data is not None else subprocess.DEVNULL, stdout=out,
+                                        stderr=err, env=env, close_fds=True, start_new_session=True)
+            except OSError as exc:
+                return CommandResult(argv, None, '', '', error='cannot run %s: %s' % (argv[0], exc.strerror or exc))
+            error = None
+            try:
+                rc = proc.wait(timeout=timeout)  # type: Optional[int]
+            except subprocess.TimeoutExpired:
+                rc = None
+                error = 'no answer within the deadline of %s s (timeout): killed' % timeout
+            finally:
+                _kill_group(proc)
+            err.seek(0)
+            stderr = err.read(MAX_STDERR_BYTES).decode('utf-8', 'replace')
+            if stdout_path is not None:
+                return CommandResult(argv, rc, '', stderr, error)
+            size = out.seek(0, os.SEEK_END)
+            if size > max_output:
+                return CommandResult(argv, rc, '', stderr, error or 'printed %d bytes, more than the cap of %d'
+                                     % (size, max_output))
+            out.seek(0)
+            stdout = out.read().decode('utf-8', 'replace')
+    return CommandResult(argv, rc, stdout, stderr, error)
+
+
+def _kill_group(proc: 'subprocess.Popen[bytes]') -> None:
+    """Kill what is left of the process group (grandchildren included); reap the process."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass

@@ -22,9 +22,14 @@ description:
     given, still has exactly the fingerprinted expressions. A handle that holds another rule fails the module before
     anything changes; a handle (or chain) that no longer exists counts as already done.
   - Before any change it writes, in a new timestamped directory below O(backup_dir) (mode 0700, files mode 0600),
-    the whole ruleset as C(nft -a list ruleset) and C(nft -j list ruleset), the undo file (C(undo.nft), the exact
-    C(nft) commands that put each removed rule back at its place) and the deletion transaction (C(delete.nft)).
-    Both files are validated with C(nft -c -f) first.
+    the whole ruleset as C(nft -a list ruleset) and C(nft -j list ruleset) (streamed to disk), the undo file
+    (C(undo.json), the C(nft -j) commands that put each removed rule back at its place), the deletion transaction
+    (C(delete.nft)) and a C(README.txt) saying what was removed and how to undo it.
+  - The undo file is built from the rules' JSON (C(nft -j list chain)), never from their text; nft prints comments
+    unescaped, so a rule's text fed back to C(nft -f) could run commands hidden in a comment. Before anything is
+    written it is parsed back and must give exactly the removed rules (expressions and comment) and nothing else,
+    and both files are validated with C(nft -c). A rule whose undo does not load is not removed (nothing is, and the
+    module fails with C(changed=false) naming the rule).
   - All deletions run as one C(nft -f) transaction, so a failure changes nothing. Afterwards the ruleset is read
     again and compared with the one before, counters aside; any change other than the listed removals is reported.
   - It never deletes a table or a chain, never flushes anything, and never touches a rule that is not listed.
@@ -73,6 +78,12 @@ options:
     type: str
     choices: [absent]
     default: absent
+  timeout:
+    description:
+      - Deadline in seconds for each C(nft) command the module runs; a command still running then is killed with
+        its process group and the module fails naming it (before the removal: nothing was removed).
+    type: int
+    default: 60
 attributes:
   check_mode:
     support: full
@@ -86,9 +97,9 @@ attributes:
         after). Only those tables, since every other table stays as it is and is verified to.
 notes:
   - Needs root (or CAP_NET_ADMIN) and C(nft).
-  - The undo file re-adds the rules with C(add rule ... position <handle of the kept rule before>) or
-    C(insert rule ... position <handle of the kept rule after>); it fails as a whole when such an anchor rule is gone
-    by then. A full restore of the saved ruleset is no substitute; nft cannot load iptables' own xtables
+  - The undo file (apply with C(nft -j -f undo.json); without C(-j) nft refuses it with a syntax error) re-inserts
+    each rule right before the kept rule that followed it (C(insert) anchored on that rule's handle) and appends the
+    rules that were at the end of their chain (C(add)); it fails as a whole when an anchor rule is gone by then. A full restore of the saved ruleset is no substitute; nft cannot load iptables' own xtables
     expressions back, and what it does load becomes native rules, the incident itself.
   - Chain names nft's command syntax cannot express (starting with a digit, for example) are refused.
   - Another tool changing the ruleset while this runs shows up in C(verification.elsewhere) (see RV(verification)).
@@ -119,7 +130,7 @@ EXAMPLES = r'''
 
 - name: Show where the backup and the undo file are
   ansible.builtin.debug:
-    msg: "undo with: nft -f {{ removal.backup.undo }}"
+    msg: "undo with: nft -j -f {{ removal.backup.undo }}"
   when: removal.backup is not none
 '''
 
@@ -179,7 +190,8 @@ rules:
       type: dict
       returned: always
 changed:
-  description: True when at least one rule was removed (or would be, in check mode).
+  description: True when at least one rule was removed (or would be, in check mode); false whenever nothing was
+    removed, a refused removal included.
   type: bool
   returned: always
 commands:
@@ -190,23 +202,29 @@ commands:
   returned: always
   sample: ["delete rule ip filter FORWARD handle 3"]
 undo:
-  description: The C(nft) commands of the undo file that put the removed rules back at their places.
+  description:
+    - The C(nft -j) commands of the undo file that put the removed rules back at their places (an C(add) or
+      C(insert) of one rule, its C(handle) the kept rule it is anchored on).
   type: list
-  elements: str
+  elements: dict
   returned: always
-  sample: ["add rule ip filter FORWARD position 2 ct state established accept"]
+  sample: [{"insert": {"rule": {"family": "ip", "table": "filter", "chain": "FORWARD", "handle": 4,
+            "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "established"}},
+                     {"accept": null}]}}}]
 backup:
   description:
     - The backup of this run, null when nothing was (or would be) removed. C(directory), C(ruleset)
-      (C(nft -a list ruleset)), C(ruleset_json) (C(nft -j list ruleset)), C(undo) (apply with C(nft -f)),
-      C(transaction) (the deletions applied), all paths; C(written) is false in check mode.
+      (C(nft -a list ruleset)), C(ruleset_json) (C(nft -j list ruleset)), C(undo) (apply with C(nft -j -f)),
+      C(transaction) (the deletions applied), C(readme) (what was removed, how to undo), all paths; C(written) is
+      false in check mode.
   type: dict
   returned: always
   sample: {"directory": "/var/backups/kubenode-netfilter/nft-conflicts-20260101T120000Z", "written": true,
            "ruleset": "/var/backups/kubenode-netfilter/nft-conflicts-20260101T120000Z/ruleset.nft",
            "ruleset_json": "/var/backups/kubenode-netfilter/nft-conflicts-20260101T120000Z/ruleset.json",
-           "undo": "/var/backups/kubenode-netfilter/nft-conflicts-20260101T120000Z/undo.nft",
-           "transaction": "/var/backups/kubenode-netfilter/nft-conflicts-20260101T120000Z/delete.nft"}
+           "undo": "/var/backups/kubenode-netfilter/nft-conflicts-20260101T120000Z/undo.json",
+           "transaction": "/var/backups/kubenode-netfilter/nft-conflicts-20260101T120000Z/delete.nft",
+           "readme": "/var/backups/kubenode-netfilter/nft-conflicts-20260101T120000Z/README.txt"}
 verification:
   description:
     - After a removal, the ruleset read again and compared with the one before (counters aside). C(removed) (the
@@ -225,65 +243,87 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
 
-C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C', 'LANGUAGE': 'C'}
 MISSING = 'No such file or directory'
+# the backup's own copy of the ruleset is streamed to disk; reading it back for the verification is capped too
+MAX_RULESET_BYTES = nc.MAX_OUTPUT_BYTES
 
 
 class Remover(object):
     def __init__(self, module):
         self.module = module
         self.nft = module.get_bin_path('nft', required=True)
+        self.timeout = module.params['timeout']
 
-    def run(self, args, data=None):
-        argv = [self.nft] + list(args)
-        rc, out, err = self.module.run_command(argv, data=data, environ_update=C_LOCALE)
-        return argv, rc, out, err
+    def fail_json(self, **result):
+        """Every failure says whether anything changed: false unless the caller knows rules were removed."""
+        result.setdefault('changed', False)
+        self.module.fail_json(**result)
 
-    def must(self, args, what, data=None, **extra):
-        argv, rc, out, err = self.run(args, data)
-        if rc != 0:
-            self.module.fail_json(msg='%s: %s exited %d: %s' % (what, ' '.join(argv), rc, (err or out).strip()),
-                                  rc=rc, stdout=out, stderr=err, cmd=argv, **extra)
-        return out
+    def run(self, args, data=None, stdout_path=None):
+        return nc.run_command([self.nft] + list(args), self.timeout, data=data, stdout_path=stdout_path)
+
+    def fail(self, what, res, **extra):
+        self.fail_json(msg='%s: %s' % (what, res.describe()), rc=res.rc, stdout=res.stdout[:65536],
+                              stderr=res.stderr, cmd=res.argv, **extra)
+
+    def must(self, args, what, data=None, stdout_path=None, **extra):
+        res = self.run(args, data, stdout_path)
+        if not res.ok:
+            self.fail(what, res, **extra)
+        return res.stdout
 
     def read_chain(self, key):
         family, table, chain = key
-        argv, rc, out, err = self.run(['-j', 'list', 'chain', family, table, chain])
-        if rc != 0:
-            if MISSING in (err or ''):
+        res = self.run(['-j', 'list', 'chain', family, table, chain])
+        if not res.ok:
+            if res.error is None and MISSING in (res.stderr or ''):
                 return nc.chain_state(family, table, chain, None, None)
-            self.module.fail_json(msg='cannot read chain %s %s %s: %s exited %d: %s' % (
-                family, table, chain, ' '.join(argv), rc, (err or out).strip()), rc=rc, stdout=out, stderr=err,
-                cmd=argv)
+            self.fail('cannot read chain %s %s %s' % key, res)
         text = self.must(['-a', 'list', 'chain', family, table, chain], 'cannot read chain %s %s %s' % key)
         try:
-            return nc.chain_state(family, table, chain, out, text)
+            return nc.chain_state(family, table, chain, res.stdout, text)
         except nc.ConflictError as exc:
-            self.module.fail_json(msg=str(exc), cmd=argv, stdout=out)
+            self.fail_json(msg=str(exc), cmd=res.argv, stdout=res.stdout[:65536])
 
     def table_text(self, key):
         return self.must(['-a', 'list', 'table', key[0], key[1]], 'cannot list table %s %s' % key)
 
-    def ruleset_index(self, text):
+    def ruleset_index(self, text, what, **extra):
         try:
-            return nc.ruleset_index(text)
+            return nc.ruleset_index(text, what)
         except nc.ConflictError as exc:
-            self.module.fail_json(msg=str(exc), stdout=text)
+            self.fail_json(msg=str(exc), **extra)
 
-    def write_backup(self, paths, contents):
+    def read_file(self, path, **extra):
+        try:
+            if os.path.getsize(path) > MAX_RULESET_BYTES:
+                self.fail_json(msg='%s is larger than %d bytes: not read back' % (path, MAX_RULESET_BYTES),
+                                      **extra)
+            with open(path, 'rb') as handle:
+                return handle.read().decode('utf-8', 'replace')
+        except (IOError, OSError) as exc:
+            self.fail_json(msg='cannot read back %s: %s' % (path, exc), **extra)
+
+    def make_backup_dir(self, paths, **extra):
         base = self.module.params['backup_dir']
         try:
             if not os.path.isdir(base):
                 os.makedirs(base, 0o700)
             os.mkdir(paths['directory'], 0o700)
+        except (IOError, OSError) as exc:
+            self.fail_json(msg='cannot write the backup below %s: %s; nothing was removed' % (base, exc),
+                                  **extra)
+
+    def write_files(self, paths, contents, **extra):
+        try:
             for name, text in contents:
                 fd = os.open(paths[name], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, 'wb') as handle:
                     handle.write(to_bytes(text))
                 os.chmod(paths[name], 0o600)
         except (IOError, OSError) as exc:
-            self.module.fail_json(msg='cannot write the backup below %s: %s; nothing was removed' % (base, exc),
-                                  backup=paths)
+            self.fail_json(msg='cannot write the backup in %s: %s; nothing was removed' % (
+                paths['directory'], exc), **extra)
 
     def backup_paths(self):
         base = self.module.params['backup_dir']
@@ -296,9 +336,23 @@ class Remover(object):
             suffix += 1
             directory = os.path.join(base, '%s-%d' % (names['directory'], suffix))
         paths = {'directory': directory}
-        for key in ('ruleset', 'ruleset_json', 'undo', 'transaction'):
+        for key in ('ruleset', 'ruleset_json', 'undo', 'transaction', 'readme'):
             paths[key] = os.path.join(directory, names[key])
-        return stamp, paths
+        return stamp, names, paths
+
+    def refuse_undo(self, res, plan, chains, result):
+        """The undo file does not load: name the rules whose own undo command does not, remove nothing."""
+        bad = []
+        for decision in plan.remove:
+            single = nc.Plan([decision])
+            one = self.run(['-c', '-j', '-f', '-'], data=nc.undo_text(single, chains))
+            if not one.ok:
+                bad.append('%s (%s)' % (decision.ref.label(), (one.error or one.stderr or '').strip()[:300]))
+        result['changed'] = False
+        self.fail_json(msg='nothing was removed: the undo file would not load (%s), so the rules could not '
+                                  'be put back; a rule nft cannot restore from its own JSON must be removed by hand%s'
+                              % (res.describe(), ('; not restorable: ' + '; '.join(bad)) if bad else ''),
+                              rc=res.rc, stderr=res.stderr, cmd=res.argv, **result)
 
     def main(self):
         module = self.module
@@ -306,7 +360,7 @@ class Remover(object):
         try:
             refs = nc.parse_refs(module.params['rules'])
         except nc.ConflictError as exc:
-            module.fail_json(msg=str(exc), **result)
+            self.fail_json(msg=str(exc), **result)
         chains = {}
         for ref in refs:
             if ref.chain_key not in chains:
@@ -314,24 +368,28 @@ class Remover(object):
         plan = nc.build_plan(refs, chains)
         result['rules'] = [d.as_dict() for d in plan.decisions]
         if plan.conflicts:
-            module.fail_json(msg='nothing was removed: %s' % '; '.join(
+            self.fail_json(msg='nothing was removed: %s' % '; '.join(
                 '%s: %s' % (d.ref.label(), d.reason) for d in plan.conflicts), **result)
         if not plan.remove:
             module.exit_json(**result)
 
         try:
             transaction = nc.transaction_text(plan)
-            stamp, paths = self.backup_paths()
-            undo = nc.undo_text(plan, chains, stamp)
+            stamp, names, paths = self.backup_paths()
+            undo = nc.undo_text(plan, chains)
             result['undo'] = nc.undo_commands(plan, chains)
+            # the round trip: the file parsed back gives exactly the removed rules, and nothing else
+            nc.check_undo(undo, plan, chains)
         except nc.ConflictError as exc:
-            module.fail_json(msg=str(exc), **result)
+            self.fail_json(msg=str(exc), **result)
         result['commands'] = transaction.splitlines()
-        result['changed'] = True
         # both files must load before anything is written or removed (nft -c: the kernel checks, nothing commits)
         self.must(['-c', '-f', '-'], 'the deletion transaction does not validate; nothing was removed',
                   data=transaction, **result)
-        self.must(['-c', '-f', '-'], 'the undo file would not load, so nothing was removed', data=undo, **result)
+        res = self.run(['-c', '-j', '-f', '-'], data=undo)
+        if not res.ok:
+            self.refuse_undo(res, plan, chains, result)
+        result['changed'] = True
 
         tables = plan.affected_tables()
         header = 'nft -a list table (%s)' % ', '.join('%s %s' % t for t in tables)
@@ -345,22 +403,29 @@ class Remover(object):
                                   'before_header': header, 'after_header': 'after the removal (predicted)'}
             module.exit_json(**result)
 
-        ruleset_text = self.must(['-a', 'list', 'ruleset'], 'cannot save the ruleset; nothing was removed', **result)
-        ruleset_json = self.must(['-j', 'list', 'ruleset'], 'cannot save the ruleset; nothing was removed', **result)
-        before = self.ruleset_index(ruleset_json)
-        self.write_backup(paths, [('ruleset', ruleset_text), ('ruleset_json', ruleset_json), ('undo', undo),
-                                  ('transaction', transaction)])
+        # the backup: the ruleset streamed straight into its files, then the undo file, transaction and README
+        nothing = dict(result, changed=False)
+        self.make_backup_dir(paths, **nothing)
+        self.must(['-a', 'list', 'ruleset'], 'cannot save the ruleset; nothing was removed',
+                  stdout_path=paths['ruleset'], **nothing)
+        self.must(['-j', 'list', 'ruleset'], 'cannot save the ruleset; nothing was removed',
+                  stdout_path=paths['ruleset_json'], **nothing)
+        self.write_files(paths, [('undo', undo), ('transaction', transaction),
+                                 ('readme', nc.readme_text(plan, stamp, names['undo']))], **nothing)
+        before = self.ruleset_index(self.read_file(paths['ruleset_json'], **nothing), paths['ruleset_json'],
+                                    **nothing)
         result['backup']['written'] = True
 
-        argv, rc, out, err = self.run(['-f', paths['transaction']])
-        if rc != 0:
+        res = self.run(['-f', paths['transaction']])
+        if not res.ok:
             result['changed'] = False
-            module.fail_json(msg='%s exited %d: %s; it is one transaction, so nothing was removed (backup in %s)' % (
-                ' '.join(argv), rc, (err or out).strip(), paths['directory']), rc=rc, stdout=out, stderr=err,
-                cmd=argv, **result)
+            self.fail('it is one transaction, so nothing was removed (backup in %s)' % paths['directory'], res,
+                      **result)
 
         after_json = self.must(['-j', 'list', 'ruleset'], 'the rules were removed, but re-reading failed', **result)
-        problems = nc.ruleset_changes(before, self.ruleset_index(after_json), [d.ref for d in plan.remove])
+        problems = nc.ruleset_changes(before, self.ruleset_index(after_json, 'nft -j list ruleset', **result),
+                                      [d.ref for d in plan.remove])
+        del after_json
         affected = ['%s %s %s ' % k for k in plan.affected_chains()]
         in_chains = [p for p in problems if any(p.startswith('rule ' + a) for a in affected)]
         result['verification'] = {'removed': [d.ref.label() for d in plan.remove], 'affected': in_chains,
@@ -370,7 +435,7 @@ class Remover(object):
                               'after': ''.join(self.table_text(t) for t in tables),
                               'before_header': header, 'after_header': 'after the removal'}
         if in_chains:
-            module.fail_json(msg='after the removal the affected chains differ from the plan: %s (undo: nft -f %s)'
+            self.fail_json(msg='after the removal the affected chains differ from the plan: %s (undo: nft -j -f %s)'
                              % ('; '.join(in_chains), paths['undo']), **result)
         if result['verification']['elsewhere']:
             module.warn('the ruleset changed elsewhere while removing (another tool writing?): %s'
@@ -390,9 +455,13 @@ def main():
             )),
             backup_dir=dict(type='path', default='/var/backups/kubenode-netfilter/'),
             state=dict(type='str', default='absent', choices=['absent']),
+            timeout=dict(type='int', default=nc.DEFAULT_TIMEOUT),
         ),
         supports_check_mode=True,
     )
+    if module.params['timeout'] <= 0:
+        module.fail_json(changed=False, msg='timeout must be a positive number of seconds, got %d'
+                         % module.params['timeout'])
     Remover(module).main()
 
 

@@ -188,7 +188,7 @@ def test_every_class_removed_and_undone(tmp_path, family, table):
 
         # the undo file puts every rule back where it was, with identical expressions
         undo = result['backup']['undo']
-        ns.run(['nft', '-f', undo])
+        ns.run(['nft', '-j', '-f', undo])
         assert ruleset(ns) == original
 
 
@@ -206,7 +206,7 @@ def test_backup_files_and_modes(tmp_path):
         assert paths['written'] is True and os.path.dirname(paths['directory']) == str(backup_dir)
         assert os.path.basename(paths['directory']).startswith('nft-conflicts-')
         assert stat.S_IMODE(os.stat(paths['directory']).st_mode) == 0o700
-        for key in ('ruleset', 'ruleset_json', 'undo', 'transaction'):
+        for key in ('ruleset', 'ruleset_json', 'undo', 'transaction', 'readme'):
             assert stat.S_IMODE(os.stat(paths[key]).st_mode) == 0o600, key
         with open(paths['ruleset']) as handle:
             assert handle.read() == before_text
@@ -215,11 +215,57 @@ def test_backup_files_and_modes(tmp_path):
         with open(paths['transaction']) as handle:
             assert handle.read() == 'delete rule ip filter FORWARD handle 3\n'
         with open(paths['undo']) as handle:
-            undo = handle.read()
-        assert [ln for ln in undo.splitlines() if not ln.startswith('#')] == [
-            'add rule ip filter FORWARD position 2 ct state established accept']
-        assert result['undo'] == ['add rule ip filter FORWARD position 2 ct state established accept']
+            undo = json.load(handle)
+        command = {'insert': {'rule': {'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 4, 'expr': [
+            {'match': {'op': 'in', 'left': {'ct': {'key': 'state'}}, 'right': 'established'}}, {'accept': None}]}}}
+        assert undo['nftables'][1:] == [command] and result['undo'] == [command]
+        with open(paths['readme']) as handle:
+            readme = handle.read()
+        assert 'ip filter FORWARD handle 3 (sha256:' in readme and 'nft -j -f undo.json' in readme
+        # nft -f without -j refuses the JSON as a whole: a wrong command line never half-runs it
+        assert ns.run(['nft', '-c', '-f', paths['undo']], check=False).returncode != 0
         assert_iptables_reads(ns, 'ip', 'filter')
+
+
+HOSTILE_COMMENT = 'x"; delete table inet host_fw; add rule ip filter FORWARD counter comment "y'
+HOST_FW = ("add table inet host_fw\n"
+           "add chain inet host_fw input { type filter hook input priority 0 ; policy accept ; }\n"
+           "add rule inet host_fw input tcp dport 22 accept\n")
+
+
+def add_json_rule(ns, expr, comment, family='ip', table='filter', chain='FORWARD'):
+    """A rule with any comment: nft's text syntax cannot even write a quote inside a comment, its JSON can."""
+    rule = {'family': family, 'table': table, 'chain': chain, 'expr': expr, 'comment': comment}
+    ns.run(['nft', '-j', '-f', '-'], input=json.dumps({'nftables': [{'add': {'rule': rule}}]}))
+    return chain_rules(ns, family, table, chain)[-1][0]
+
+
+@pytest.mark.parametrize('comment', [HOSTILE_COMMENT, 'x" ; flush ruleset ; add rule ip filter FORWARD accept comment "',
+                                     'line one\nflush ruleset\n# handle 2'])
+def test_hostile_comment_cannot_inject_through_the_undo_file(tmp_path, comment):
+    """Issue 17 #1: the foreign rule's comment holds nft commands. Removing it and applying the undo file as the
+    docs say leaves the host's own table alone and restores identical expressions and comment."""
+    with netns() as ns:
+        ns.sh('iptables-nft -A FORWARD -s 10.0.0.1 -j ACCEPT')
+        ns.run(['nft', '-f', '-'], input=HOST_FW)
+        ct_est = [{'match': {'op': 'in', 'left': {'ct': {'key': 'state'}}, 'right': 'established'}}, {'accept': None}]
+        handle = add_json_rule(ns, ct_est, comment)
+        ns.sh('iptables-nft -A FORWARD -s 10.0.0.2 -j ACCEPT')
+        text = ns.run(['nft', '-a', 'list', 'chain', 'ip', 'filter', 'FORWARD']).stdout
+        if comment == HOSTILE_COMMENT:  # the reproduction: nft prints the comment unescaped ...
+            assert 'comment "x"; delete table inet host_fw; add rule' in text
+        original = ruleset(ns)
+        result = remove(ns, tmp_path, [{'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': handle}])
+        assert result['changed'] is True and not result.get('failed'), result
+        assert result['undo'][0]['insert']['rule']['comment'] == comment
+        assert 'host_fw' in ns.run(['nft', 'list', 'tables']).stdout
+        ns.run(['nft', '-j', '-f', result['backup']['undo']])
+        # ... and the table survives, the rule is back with identical expressions and comment, nothing else changed
+        assert 'table inet host_fw' in ns.run(['nft', 'list', 'tables']).stdout
+        assert ruleset(ns) == original
+        restored = [o['rule'] for o in json.loads(ns.run(['nft', '-j', 'list', 'chain', 'ip', 'filter',
+                                                                'FORWARD']).stdout)['nftables'] if 'rule' in o]
+        assert restored[1]['comment'] == comment and restored[1]['expr'] == ct_est
 
 
 @pytest.mark.parametrize('case', ['readable_rule', 'other_fingerprint', 'one_bad_of_two'])

@@ -210,10 +210,29 @@ def test_plan_fingerprint_must_match():
     assert other in plan.decisions[0].reason and good in plan.decisions[0].reason
 
 
-def test_plan_without_rule_text_is_a_conflict():
+def test_plan_without_rule_text_still_removes():
+    """The text is for the report only: the undo file comes from the JSON."""
     st = nc.chain_state('ip', 'filter', 'FORWARD', chain_json([(3, [CT_EST, ACCEPT])]), '')
     plan = nc.build_plan([ref(3)], {st.key: st})
-    assert plan.decisions[0].action == 'conflict' and 'no undo text' in plan.decisions[0].reason
+    assert plan.decisions[0].action == 'remove' and plan.decisions[0].rule_text is None
+
+
+@pytest.mark.parametrize('body, message', [
+    ({'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': '3', 'expr': []}, 'integer handle'),
+    ({'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3, 'expr': {'accept': None}}, 'expr list'),
+    ({'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3, 'expr': [], 'comment': ['x']},
+     'string comment'),
+    ({'family': ['ip'], 'table': 'filter', 'chain': 'FORWARD', 'handle': 3, 'expr': []}, 'family/table/chain'),
+])
+def test_chain_state_rejects_hostile_rule_shapes(body, message):
+    items = json.loads(chain_json([]))['nftables'] + [{'rule': body}]
+    with pytest.raises(nc.ConflictError, match=message):
+        nc.chain_state('ip', 'filter', 'FORWARD', json.dumps({'nftables': items}), '')
+
+
+def test_hostile_expression_shape_is_unclassified_not_readable():
+    hits = nc._classify([{'match': {'left': {'payload': ['x']}, 'right': 1}}, 'not-a-dict'])
+    assert hits and all(h.cls for h in hits)
 
 
 def test_decision_dict_has_effects_and_newer_iptables():
@@ -250,49 +269,115 @@ def test_transaction_text():
                                          'delete rule ip filter FORWARD handle 5\n')
 
 
-def test_undo_after_kept_rules_and_runs_in_reverse():
+def add(handle, expr, anchor=None, verb='add', comment=None):
+    body = {'family': 'ip', 'table': 'filter', 'chain': 'FORWARD'}
+    if anchor is not None:
+        body['handle'] = anchor
+    body['expr'] = expr
+    if comment is not None:
+        body['comment'] = comment
+    return {verb: {'rule': body}}
+
+
+def test_undo_inserts_before_kept_rules_and_appends_the_tail():
     plan, chains = plan_for([3, 5, 6])
-    # 3 goes back after 2; the run 5, 6 after 4: 6 first, then 5 (each lands right after 4) -> 4, 5, 6
+    # 3 goes back before 4; the run 5, 6 at the tail is appended in order (nft 1.0.6 ignores an add's anchor)
     assert nc.undo_commands(plan, chains) == [
-        'add rule ip filter FORWARD position 2 ct state established accept',
-        'add rule ip filter FORWARD position 4 ip saddr { 10.1.1.1, 10.2.2.2 } accept',
-        'add rule ip filter FORWARD position 4 ip length 100 counter packets 0 bytes 0 accept',
+        add(3, [CT_EST, ACCEPT], 4, 'insert'),
+        add(5, [IP_LEN, counter(), ACCEPT]),
+        add(6, [SET_SADDR, ACCEPT]),
     ]
+
+
+def test_undo_of_a_run_in_the_middle_inserts_in_order():
+    rows = [CHAIN[0], CHAIN[1], CHAIN[3], CHAIN[2]]  # 2 kept, 3 and 5 foreign, 4 kept
+    plan, chains = plan_for([3, 5], rows=rows)
+    assert nc.undo_commands(plan, chains) == [add(3, [CT_EST, ACCEPT], 4, 'insert'),
+                                              add(5, [IP_LEN, counter(), ACCEPT], 4, 'insert')]
 
 
 def test_undo_at_chain_head_inserts_before_first_kept_rule():
     rows = [CHAIN[1], CHAIN[3], CHAIN[0]]  # 3, 5 foreign at the head, then 2
     plan, chains = plan_for([3, 5], rows=rows)
     assert nc.undo_commands(plan, chains) == [
-        'insert rule ip filter FORWARD position 2 ct state established accept',
-        'insert rule ip filter FORWARD position 2 ip length 100 counter packets 0 bytes 0 accept',
+        add(3, [CT_EST, ACCEPT], 2, 'insert'),
+        add(5, [IP_LEN, counter(), ACCEPT], 2, 'insert'),
     ]
 
 
 def test_undo_of_whole_chain_appends_in_order():
     rows = [CHAIN[1], CHAIN[3]]
     plan, chains = plan_for([3, 5], rows=rows)
-    assert nc.undo_commands(plan, chains) == [
-        'add rule ip filter FORWARD ct state established accept',
-        'add rule ip filter FORWARD ip length 100 counter packets 0 bytes 0 accept',
-    ]
+    assert nc.undo_commands(plan, chains) == [add(3, [CT_EST, ACCEPT]), add(5, [IP_LEN, counter(), ACCEPT])]
 
 
-def test_undo_skips_absent_and_text_header():
+def test_undo_file_is_json_skips_absent_and_passes_its_round_trip():
     plan, chains = plan_for([3, 42])
-    text = nc.undo_text(plan, chains, '20260101T000000Z')
-    assert text.startswith('#!/usr/sbin/nft -f\n')
-    assert '#   ip filter FORWARD handle 3: ct state established accept (sha256:' in text
-    assert 'handle 42' not in text
-    commands = [line for line in text.splitlines() if not line.startswith('#')]
-    assert commands == ['add rule ip filter FORWARD position 2 ct state established accept']
-    assert 'flush' not in text
+    text = nc.undo_text(plan, chains)
+    document = json.loads(text)
+    assert document['nftables'] == [{'metainfo': {'json_schema_version': 1}}, add(3, [CT_EST, ACCEPT], 4, 'insert')]
+    assert 'handle 42' not in text and 'flush' not in text and 'delete' not in text
+    nc.check_undo(text, plan, chains)
+
+
+HOSTILE_COMMENT = 'x"; delete table inet host_fw; add rule ip filter FORWARD counter comment "y'
+
+
+def hostile_rows(comment=HOSTILE_COMMENT):
+    rows = json.loads(chain_json([(2, [SADDR, counter(), ACCEPT]), (3, [CT_EST, ACCEPT]),
+                                  (4, [SADDR2, counter(), ACCEPT])]))
+    rows['nftables'][-2]['rule']['comment'] = comment
+    return json.dumps(rows)
+
+
+@pytest.mark.parametrize('comment', [HOSTILE_COMMENT, 'a\nflush ruleset\n#', '\\" ; } {', '# handle 2'])
+def test_undo_of_a_hostile_comment_is_data_not_commands(comment):
+    """Issue 17 #1: the comment travels as one JSON string; the text form (what nft prints) is never used."""
+    text = chain_text([(2, 'ip saddr 10.0.0.1 counter packets 0 bytes 0 accept'),
+                       (3, 'ct state established accept comment "%s"' % comment)])
+    st = nc.chain_state('ip', 'filter', 'FORWARD', hostile_rows(comment), text)
+    plan = nc.build_plan([ref(3)], {st.key: st})
+    assert plan.remove and plan.decisions[0].comment == comment
+    undo = nc.undo_text(plan, {st.key: st})
+    commands = json.loads(undo)['nftables'][1:]
+    assert commands == [add(3, [CT_EST, ACCEPT], 4, 'insert', comment=comment)]
+    nc.check_undo(undo, plan, {st.key: st})
+    readme = nc.readme_text(plan, '20260101T000000Z', 'undo.json')
+    assert comment not in readme and 'nft -j -f undo.json' in readme
+
+
+def _tamper(text, fn):
+    document = json.loads(text)
+    fn(document['nftables'])
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize('tamper, message', [
+    (lambda items: items.append({'delete': {'table': {'family': 'inet', 'name': 'host_fw'}}}), 'not one add/insert'),
+    (lambda items: items.append(items[1]), 'does not give back a removed rule'),
+    (lambda items: items.pop(), 'does not restore ip filter FORWARD handle 3'),
+    (lambda items: items[1]['insert']['rule'].update(comment='other'), 'does not give back'),
+    (lambda items: items[1]['insert']['rule'].update(handle=3), 'not a kept rule'),
+    (lambda items: items[1]['insert']['rule'].pop('handle'), 'insert without an anchor'),
+    (lambda items: items[1].update({'add': items[1].pop('insert')}), 'add with an anchor'),
+    (lambda items: items[1]['insert']['rule'].update(chain='INPUT'), 'not a chain a rule is removed from'),
+    (lambda items: items[1]['insert']['rule'].update(index=0), 'unexpected keys index'),
+    (lambda items: items.__setitem__(1, {'add': {'chain': {}}}), 'of something else than one rule'),
+    (lambda items: items.pop(0), 'metainfo'),
+])
+def test_check_undo_refuses_anything_but_the_removed_rules(tamper, message):
+    plan, chains = plan_for([3])
+    with pytest.raises(nc.ConflictError, match=message):
+        nc.check_undo(_tamper(nc.undo_text(plan, chains), tamper), plan, chains)
+    with pytest.raises(nc.ConflictError, match='not JSON'):
+        nc.check_undo('add rule ip filter FORWARD ct state established accept', plan, chains)
 
 
 def test_backup_names():
     names = nc.backup_names('20260101T000000Z')
     assert names['directory'] == 'nft-conflicts-20260101T000000Z'
-    assert sorted(names) == ['directory', 'ruleset', 'ruleset_json', 'transaction', 'undo']
+    assert sorted(names) == ['directory', 'readme', 'ruleset', 'ruleset_json', 'transaction', 'undo']
+    assert names['undo'] == 'undo.json'
 
 
 def test_diff_after_drops_only_removed_rule_lines():
