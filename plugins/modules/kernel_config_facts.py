@@ -175,40 +175,46 @@ ansible_facts:
                    "ipv6": {"matches": [], "targets": []}}
 '''
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _kernel_config as kc
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _catalog as req
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _boot as boot
+
+# all_options returns at most this many symbols (catalog symbols and O(options) always come on top); a real config
+# has 2,000-12,000, and read_config refuses files with more than kc.MAX_CONFIG_SYMBOLS distinct ones.
+ALL_OPTIONS_MAX = 20000
 
 
-def gather(root, config_path=None, kernel_release=None, extra_options=None, all_options=False):
-    """Return (facts, error) where error is a message for an explicit config_path that cannot be used."""
-    root = root or '/'
-    release = kernel_release or kc.read_release(root)
-    if config_path:
-        path = kc.join_root(root, config_path)
-        try:
-            config = kc.read_config(path)
-        except kc.ConfigError as exc:
-            return None, 'kernel config %s: %s (%s)' % (exc.path, exc.reason, exc.status)
-        searched = [kc.PathStatus(path, kc.USED, '%s, %d options' % (
-            'gzip' if config.compressed else 'plain text', len(config.options)))]
-    else:
-        config, searched = kc.find_config(root, release)
+def _option_map(config, extra_options, all_options):
+    """(options, all_options_truncated) for one config."""
+    if config is None:
+        return {}, False
+    wanted = set(req.catalog_symbols())
+    wanted.add('MODULES')
+    wanted.update(kc.normalize_symbol(sym) for sym in (extra_options or []) if sym and sym.strip())
+    truncated = False
+    if all_options:
+        room = ALL_OPTIONS_MAX
+        for sym in sorted(config.options):
+            if sym in wanted:
+                continue
+            if room <= 0:
+                truncated = True
+                break
+            wanted.add(sym)
+            room -= 1
+    return dict((sym, config.state(sym)) for sym in sorted(wanted)), truncated
 
+
+def _kernel_facts(root, release, config, searched, extra_options, all_options, running):
+    """The facts of one kernel: the running one (running=True) or an installed one (never ``loaded``)."""
     version = (config.header_version if config is not None else None) or kc.parse_version(release)
-    evidence = kc.gather_evidence(root, release)
+    evidence = kc.gather_evidence(root, release, running=running)
     modules = kc.module_states(config, req.module_pairs(version), evidence)
-
-    options = {}
-    if config is not None:
-        wanted = set(req.catalog_symbols())
-        wanted.add('MODULES')
-        wanted.update(kc.normalize_symbol(sym) for sym in (extra_options or []) if sym and sym.strip())
-        if all_options:
-            wanted.update(config.options)
-        options = dict((sym, config.state(sym)) for sym in sorted(wanted))
-
+    options, truncated = _option_map(config, extra_options, all_options)
     error = None
     if config is None:
         error = 'no kernel config found: tried %d paths (%s)' % (len(searched), '; '.join(
@@ -222,10 +228,73 @@ def gather(root, config_path=None, kernel_release=None, extra_options=None, all_
         'version': version,
         'modules_enabled': kc.modules_enabled(config),
         'options': options,
+        'all_options_truncated': truncated,
         'modules': dict((name, state.as_dict()) for name, state in modules.items()),
-        'xtables': kc.read_xtables(root),
     }
+    return facts, evidence
+
+
+def check_inputs(root, config_path=None, kernel_release=None, extra_options=None):
+    """None, or why the arguments cannot be used (NUL bytes, a root that is not a directory, a release that is not
+    one path component)."""
+    for name, value in (('root', root), ('config_path', config_path), ('kernel_release', kernel_release)):
+        if value is not None and '\x00' in value:
+            return '%s contains a NUL byte: %r' % (name, value)
+    for sym in extra_options or []:
+        if sym is not None and '\x00' in sym:
+            return 'options contains a NUL byte: %r' % sym
+    root = root or '/'
+    if not os.path.exists(root):
+        return 'root %s does not exist' % root
+    if not os.path.isdir(root):
+        return 'root %s is not a directory' % root
+    if kernel_release is not None and not kc.valid_release(kernel_release):
+        return ('kernel_release %r is not a kernel release: it must be one path component (no "/", no "..", no '
+                'NUL, whitespace or control characters, at most 255 characters)' % kernel_release)
+    return None
+
+
+def gather(root, config_path=None, kernel_release=None, extra_options=None, all_options=False, kernels='running'):
+    """Return (facts, error) where error is a message for arguments or an explicit config_path that cannot be used."""
+    root = root or '/'
+    problem = check_inputs(root, config_path, kernel_release, extra_options)
+    if problem:
+        return None, problem
+    release = kernel_release or kc.read_release(root)
+    if config_path:
+        try:
+            config = kc.read_config(config_path, root)
+        except kc.ConfigError as exc:
+            return None, 'kernel config %s: %s (%s)' % (exc.path, exc.reason, exc.status)
+        searched = [kc.PathStatus(config.path, kc.USED, '%s, %d options' % (
+            'gzip' if config.compressed else 'plain text', len(config.options)))]
+    else:
+        config, searched = kc.find_config(root, release)
+
+    facts, _evidence = _kernel_facts(root, release, config, searched, extra_options, all_options, running=True)
+    facts['xtables'] = kc.read_xtables(root)
+    if kernels == 'all':
+        facts['installed'] = gather_installed(root, release, extra_options, all_options)
+        known = sorted(facts['installed'])
+        nb = boot.next_boot(root, known)
+        facts['next_boot'] = nb.release
+        facts['next_boot_source'] = nb.source
+        facts['next_boot_reason'] = nb.reason
     return facts, None
+
+
+def gather_installed(root, running_release, extra_options=None, all_options=False):
+    """Release -> facts of every kernel installed below ``root`` (a config in /boot or a modules directory)."""
+    installed = {}
+    for release in boot.installed_releases(root):
+        config, searched = kc.find_config(root, release, running=False)
+        facts, evidence = _kernel_facts(root, release, config, searched, extra_options, all_options, running=False)
+        ok, reason, image = boot.bootable(root, release, evidence.modules_dir, facts['modules_enabled'])
+        facts.update({'running': release == running_release, 'bootable': ok, 'bootable_reason': reason,
+                      'image': kc.join_root(root, image) if image else None,
+                      'modules_dir': evidence.modules_dir})
+        installed[release] = facts
+    return installed
 
 
 def main():
@@ -236,11 +305,15 @@ def main():
             kernel_release=dict(type='str'),
             options=dict(type='list', elements='str', default=[]),
             all_options=dict(type='bool', default=False),
+            kernels=dict(type='str', default='running', choices=['running', 'all']),
         ),
         supports_check_mode=True,
     )
-    facts, error = gather(module.params['root'], module.params['config_path'], module.params['kernel_release'],
-                          module.params['options'], module.params['all_options'])
+    try:
+        facts, error = gather(module.params['root'], module.params['config_path'], module.params['kernel_release'],
+                              module.params['options'], module.params['all_options'], module.params['kernels'])
+    except (OSError, ValueError) as exc:  # a read this module did not foresee: name it, never a traceback
+        module.fail_json(msg='kernel_config_facts could not read below root %s: %s' % (module.params['root'], exc))
     if error:
         module.fail_json(msg=error)
     module.exit_json(changed=False, ansible_facts={'kernel_config': facts})
