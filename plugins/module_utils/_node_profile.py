@@ -327,8 +327,9 @@ class YamlError(ValueError):
     pass
 
 
-_SCALAR_TRUE = frozenset(('true', 'True', 'TRUE', 'yes', 'Yes', 'YES', 'on', 'On', 'ON', 'y', 'Y'))
-_SCALAR_FALSE = frozenset(('false', 'False', 'FALSE', 'no', 'No', 'NO', 'off', 'Off', 'OFF', 'n', 'N'))
+# YAML 1.1 booleans as PyYAML resolves them (yaml.v2, which k3s uses, also takes y/n; no file read here uses them)
+_SCALAR_TRUE = frozenset(('true', 'True', 'TRUE', 'yes', 'Yes', 'YES', 'on', 'On', 'ON'))
+_SCALAR_FALSE = frozenset(('false', 'False', 'FALSE', 'no', 'No', 'NO', 'off', 'Off', 'OFF'))
 _SCALAR_NULL = frozenset(('', '~', 'null', 'Null', 'NULL'))
 _INT_RE = re.compile(r'^[-+]?(0|[1-9][0-9_]*)$')
 _FLOAT_RE = re.compile(r'^[-+]?([0-9][0-9_]*)?\.[0-9]+([eE][-+]?[0-9]+)?$')
@@ -471,7 +472,7 @@ def _split_key(content: str) -> Optional[Tuple[Any, str]]:
     if idx <= 0:
         return None
     key = content[:idx].strip()
-    return (_plain(key) if key not in ('true', 'false') else key), content[idx + 1:].strip()
+    return _plain(key), content[idx + 1:].strip()
 
 
 class _Subset(object):
@@ -490,7 +491,7 @@ class _Subset(object):
                 if started or current:
                     self.docs.append(current)
                 current = []
-                started = True
+                started = True  # an explicit document, even if empty
                 rest = _strip_comment(raw[3:]).strip()
                 if rest:
                     current.append((0, rest, lineno))
@@ -506,7 +507,7 @@ class _Subset(object):
             if not content:
                 continue
             current.append((len(raw) - len(stripped), content, lineno))
-        if current or not self.docs:
+        if current or started:
             self.docs.append(current)
 
     def documents(self) -> List[Any]:
