@@ -4,6 +4,7 @@
 """The fleet report filters: through FilterModule, and through a real ansible-playbook run writing the three files."""
 from __future__ import annotations
 
+import importlib
 import json
 import xml.etree.ElementTree as ET
 
@@ -12,7 +13,6 @@ from ansible.errors import AnsibleFilterError
 
 import kntest
 
-from ansible_collections.kubenode.netfilter.plugins.filter import fleet_report
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _report
 
 HOSTILE = '<script>document.title="pwned"</script> & "quotes"'
@@ -36,9 +36,19 @@ REPORT = {
 FILTERS = ('fleet_report_json', 'fleet_report_junit', 'fleet_report_html')
 
 
-def test_filter_module_exports_the_three_filters():
-    filters = fleet_report.FilterModule().filters()
-    assert sorted(filters) == sorted(FILTERS)
+def _filters():
+    """Every fleet_report_* filter, each from its own file (one filter per file: ansible-doc finds each one)."""
+    out = {}
+    for name in FILTERS + ('fleet_report_merge',):
+        module = importlib.import_module('ansible_collections.kubenode.netfilter.plugins.filter.' + name)
+        exported = module.FilterModule().filters()
+        assert list(exported) == [name]
+        out.update(exported)
+    return out
+
+
+def test_one_filter_per_file():
+    filters = _filters()
     assert filters['fleet_report_json'](REPORT) == _report.to_json(REPORT)
     assert filters['fleet_report_junit'](REPORT, warnings='failure') == _report.to_junit(REPORT, warnings='failure')
     assert filters['fleet_report_html'](REPORT, title='t') == _report.to_html(REPORT, title='t')
@@ -48,16 +58,28 @@ def test_filter_module_exports_the_three_filters():
 def test_filter_bad_input_is_a_filter_error(name):
     bad = dict(REPORT, hosts={'web2': {'status': 'ok', 'error': None, 'checks': [{'id': 'x', 'severity': 'bad'}]}})
     with pytest.raises(AnsibleFilterError) as err:
-        fleet_report.FilterModule().filters()[name](bad)
+        _filters()[name](bad)
     assert 'kubenode.netfilter.%s: bad fleet report:' % name in str(err.value)
     assert "hosts['web2'].checks[0].severity must be one of error, warning, info, ok, got 'bad'" in str(err.value)
 
 
 def test_filter_bad_options():
     with pytest.raises(AnsibleFilterError, match='warnings must be one of'):
-        fleet_report.fleet_report_junit(REPORT, warnings='maybe')
+        _filters()['fleet_report_junit'](REPORT, warnings='maybe')
     with pytest.raises(AnsibleFilterError, match='title must be a string'):
-        fleet_report.fleet_report_html(REPORT, title=3)
+        _filters()['fleet_report_html'](REPORT, title=3)
+
+
+def test_merge_filter_takes_dicts_and_json_texts():
+    merge = _filters()['fleet_report_merge']
+    one = dict(REPORT, hosts={'web2': REPORT['hosts']['web2']})
+    two = dict(REPORT, hosts={'db1': REPORT['hosts']['db1']})
+    merged = merge([_report.to_json(one), two])
+    assert sorted(merged['hosts']) == ['db1', 'web2'] and merged['summary']['hosts'] == 2
+    assert _filters()['fleet_report_json'](merged) == _report.to_json(dict(REPORT, hosts={
+        'db1': REPORT['hosts']['db1'], 'web2': REPORT['hosts']['web2']}))
+    with pytest.raises(AnsibleFilterError, match=r"kubenode.netfilter.fleet_report_merge: reports\[1\]: "):
+        merge([one, {'hosts': {}}])
 
 
 PLAYBOOK = """
@@ -120,7 +142,8 @@ def test_playbook_writes_the_three_files(ansible_env, tmp_path):
     text = (out / 'preflight.json').read_text()
     assert text == _report.to_json(REPORT)  # the filter output reaches the file unchanged
     assert (out / 'again.json').read_text() == text
-    checks = {c['id']: c for c in json.loads(text)['hosts']['web1.example.com']['checks']}
+    data = json.loads(text)
+    checks = {data['findings'][i]['id']: data['findings'][i] for i in data['hosts']['web1.example.com']['checks']}
     assert checks['sysctl.net.ipv4.ip_forward']['message'] == HOSTILE
 
     root = ET.parse(str(out / 'preflight.junit.xml')).getroot()
@@ -136,7 +159,7 @@ def test_playbook_writes_the_three_files(ansible_env, tmp_path):
     page = (out / 'preflight.html').read_text()
     assert page == _report.to_html(REPORT, title='CI fleet')
     assert '<script>document.title' not in page
-    assert 'data-host="db1"' in page and 'ssh: Connection timed out' in page
+    assert '"n":"db1"' in page and 'ssh: Connection timed out' in page
 
 
 def test_playbook_bad_report_fails_with_the_key(ansible_env, tmp_path):
