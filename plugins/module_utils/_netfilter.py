@@ -21,7 +21,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from ansible_collections.kubenode.netfilter.plugins.module_utils._version import version_tuple
 
 NFT = 'nft'
 LEGACY = 'legacy'
@@ -80,18 +82,6 @@ _NFT_VERSION_RE = re.compile(r'^nftables\s+v(?P<version>\d+(?:\.\d+)+\S*)(?:\s+\
 _IPSET_VERSION_RE = re.compile(r'^ipset\s+v(?P<version>\d+(?:\.\d+)*)(?:,\s*protocol version:\s*(?P<proto>\d+))?')
 
 
-def version_tuple(version: Optional[str]) -> Tuple[int, ...]:
-    if not version:
-        return ()
-    parts = []
-    for piece in re.split(r'[.]', version):
-        digits = re.match(r'\d+', piece)
-        if not digits:
-            break
-        parts.append(int(digits.group(0)))
-    return tuple(parts)
-
-
 def parse_version_output(text: str) -> ToolVersion:
     """Parse the first meaningful line of ``iptables -V``, ``nft --version`` or ``ipset --version``.
 
@@ -108,7 +98,7 @@ def parse_version_output(text: str) -> ToolVersion:
                 backend = NFT  # type: Optional[str]
             elif raw == 'legacy':
                 backend = LEGACY
-            elif not raw and version_tuple(match.group('version')) < (1, 8):
+            elif not raw and (version_tuple(match.group('version')) or (1, 8, 0)) < (1, 8, 0):
                 backend = LEGACY  # before 1.8 there was only the legacy backend, and no suffix
             else:
                 backend = None
@@ -295,6 +285,146 @@ class NftRule:
     comment: Optional[str] = None
 
 
+class NftJsonStream(object):
+    """Incremental reader of ``nft -j`` output: feed bytes as they arrive, get each element of the top-level
+    ``nftables`` list handed to ``on_item`` once it is complete; memory stays at one element plus one chunk.
+
+    nft prints ``{"nftables": [ITEM, ITEM, ...]}`` on one line. Output that does not start that way is kept (up to
+    ``max_whole`` bytes) and parsed whole at ``finish()``, so an odd but valid shape still gets a precise error.
+    Non-dict elements are skipped, as the whole-document parser always did. Every shape problem raises
+    NetfilterParseError naming ``what``.
+    """
+
+    _HEAD_RE = re.compile(r'\s*\{\s*"nftables"\s*:\s*\[')
+    _WS = ' \t\r\n'
+
+    def __init__(self, on_item: Callable[[Dict[str, Any]], None], what: str, max_item: int = 64 * 1024 * 1024,
+                 max_whole: int = 64 * 1024 * 1024) -> None:
+        import codecs
+        self.on_item = on_item
+        self.what = what
+        self.max_item = max_item
+        self.max_whole = max_whole
+        self.items = 0
+        self._decoder = codecs.getincrementaldecoder('utf-8')('replace')
+        self._json = json.JSONDecoder()
+        self._buf = ''
+        self._pos = 0
+        self._state = 'head'  # head | items | tail | whole
+        self._retry_len = 0  # do not retry a failed element decode before the pending text is this long
+        self._pending = []  # type: List[str]
+        self._pending_len = 0
+        self._whole = []  # type: List[str]
+        self._whole_len = 0
+        self._head = ''
+
+    def feed(self, data: bytes) -> None:
+        text = self._decoder.decode(data)
+        if text:
+            self._text(text)
+
+    def _text(self, text: str) -> None:
+        if self._state == 'whole':
+            self._keep_whole(text)
+            return
+        if self._state == 'head':
+            self._head += text
+            match = self._HEAD_RE.match(self._head)
+            if match is None:
+                if len(self._head) >= 256:  # not nft's own layout: parse the whole document at finish()
+                    self._state = 'whole'
+                    head, self._head = self._head, ''
+                    self._keep_whole(head)
+                return
+            self._buf = self._head[match.end():]
+            self._head = ''
+            self._pos = 0
+            self._state = 'items'
+            self._drain()
+            return
+        if self._state == 'tail':
+            self._tail(text)
+            return
+        self._pending.append(text)
+        self._pending_len += len(text)
+        waiting = len(self._buf) - self._pos + self._pending_len
+        if waiting > self.max_item:
+            raise NetfilterParseError('%s: an element of the "nftables" list is longer than %d bytes: %r'
+                                      % (self.what, self.max_item, (self._buf[self._pos:] or text)[:200]))
+        if waiting < self._retry_len:
+            return  # an element is still incomplete: join only when the pending part has doubled (linear overall)
+        self._buf = self._buf[self._pos:] + ''.join(self._pending)
+        self._pending = []
+        self._pending_len = 0
+        self._pos = 0
+        self._drain()
+
+    def _keep_whole(self, text: str) -> None:
+        self._whole_len += len(text)
+        if self._whole_len > self.max_whole:
+            raise NetfilterParseError('%s: output is not an nft JSON document and longer than %d bytes'
+                                      % (self.what, self.max_whole))
+        self._whole.append(text)
+
+    def _tail(self, text: str) -> None:
+        rest = text.strip(self._WS)
+        if rest and rest != '}':
+            if not rest.startswith('}') or rest[1:].strip(self._WS):
+                raise NetfilterParseError('%s: unexpected text after the "nftables" list: %r' % (self.what, rest[:200]))
+
+    def _drain(self) -> None:
+        buf = self._buf
+        pos = self._pos
+        end = len(buf)
+        while True:
+            while pos < end and buf[pos] in ' \t\r\n,':
+                pos += 1
+            if pos >= end:
+                break
+            if buf[pos] == ']':
+                self._state = 'tail'
+                rest = buf[pos + 1:]
+                self._buf = ''
+                self._pos = 0
+                self._tail(rest)
+                return
+            try:
+                item, nxt = self._json.raw_decode(buf, pos)
+            except ValueError:
+                self._retry_len = max(2 * (end - pos), 4096)  # amortised: retry after the pending part doubled
+                break
+            self._retry_len = 0
+            pos = nxt
+            self.items += 1
+            if isinstance(item, dict):
+                self.on_item(item)
+        # keep the unconsumed part only (a slice per chunk, not per element: linear overall)
+        self._buf = buf[pos:]
+        self._pos = 0
+
+    def finish(self) -> 'NftJsonStream':
+        tail = self._decoder.decode(b'', True)
+        if tail:
+            self._text(tail)
+        if self._state == 'whole' or (self._state == 'head' and self._head.strip(self._WS)):
+            text = ''.join(self._whole) + self._head
+            for item in _nft_objects(text, self.what):
+                self.on_item(item)
+            return self
+        if self._state == 'head':
+            raise NetfilterParseError('%s: no output (expected nft JSON)' % self.what)
+        if self._state == 'items':
+            self._buf = self._buf[self._pos:] + ''.join(self._pending)
+            self._pending = []
+            self._pending_len = 0
+            self._pos = 0
+            self._drain()
+            if self._state == 'items':
+                raise NetfilterParseError('%s: nft JSON ends inside the "nftables" list: %r'
+                                          % (self.what, self._buf[:200]))
+        return self
+
+
 def _nft_objects(text: str, what: str) -> List[Dict[str, Any]]:
     try:
         data = json.loads(text)
@@ -305,17 +435,68 @@ def _nft_objects(text: str, what: str) -> List[Dict[str, Any]]:
     return [item for item in data['nftables'] if isinstance(item, dict)]
 
 
+def _opt_str(obj: Dict[str, Any], key: str, what: str, kind: str) -> Optional[str]:
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise NetfilterParseError('%s: %s object with a %s that is not a string: %r' % (what, kind, key, obj))
+
+
+def _req_str(obj: Dict[str, Any], key: str, what: str, kind: str) -> str:
+    if key not in obj:
+        raise NetfilterParseError("%s: %s object without '%s': %r" % (what, kind, key, obj))
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise NetfilterParseError('%s: %s object with a %s that is not a string: %r' % (what, kind, key, obj))
+    return str(value)
+
+
+def _handle(obj: Dict[str, Any], what: str, kind: str) -> Optional[int]:
+    value = obj.get('handle')
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise NetfilterParseError('%s: %s object with a handle that is not an integer: %r' % (what, kind, obj))
+
+
+def chain_from_item(item: Dict[str, Any], what: str = 'nft -j list chains') -> Optional['NftChain']:
+    """The NftChain of one ``{"chain": {...}}`` element, None for other elements; NetfilterParseError on bad shapes."""
+    chain = item.get('chain')
+    if chain is None:
+        return None
+    if not isinstance(chain, dict):
+        raise NetfilterParseError('%s: a "chain" element that is not an object: %r' % (what, chain))
+    prio = chain.get('prio')
+    if prio is not None and (isinstance(prio, bool) or not isinstance(prio, (int, str, dict))):
+        raise NetfilterParseError('%s: chain object with a prio that is not a number: %r' % (what, chain))
+    return NftChain(_req_str(chain, 'family', what, 'chain'), _req_str(chain, 'table', what, 'chain'),
+                    _req_str(chain, 'name', what, 'chain'), _handle(chain, what, 'chain'),
+                    _opt_str(chain, 'type', what, 'chain'), _opt_str(chain, 'hook', what, 'chain'), prio,
+                    _opt_str(chain, 'policy', what, 'chain'))
+
+
+def rule_from_item(item: Dict[str, Any], what: str = 'nft -j list table') -> Optional['NftRule']:
+    """The NftRule of one ``{"rule": {...}}`` element, None for other elements; NetfilterParseError on bad shapes."""
+    rule = item.get('rule')
+    if rule is None:
+        return None
+    if not isinstance(rule, dict):
+        raise NetfilterParseError('%s: a "rule" element that is not an object: %r' % (what, rule))
+    expr = rule.get('expr')
+    if expr is not None and not isinstance(expr, list):
+        raise NetfilterParseError('%s: rule object whose expr is not a list: %r' % (what, rule))
+    comment = rule.get('comment')
+    if comment is not None and not isinstance(comment, str):
+        raise NetfilterParseError('%s: rule object whose comment is not a string: %r' % (what, rule))
+    return NftRule(_req_str(rule, 'family', what, 'rule'), _req_str(rule, 'table', what, 'rule'),
+                   _req_str(rule, 'chain', what, 'rule'), _handle(rule, what, 'rule'), expr or [], comment)
+
+
 def parse_nft_chains(text: str, what: str = 'nft -j list chains') -> List[NftChain]:
     chains = []
     for item in _nft_objects(text, what):
-        chain = item.get('chain')
-        if not isinstance(chain, dict):
-            continue
-        try:
-            chains.append(NftChain(str(chain['family']), str(chain['table']), str(chain['name']), chain.get('handle'),
-                                   chain.get('type'), chain.get('hook'), chain.get('prio'), chain.get('policy')))
-        except KeyError as exc:
-            raise NetfilterParseError('%s: chain object without %s: %r' % (what, exc, chain))
+        chain = chain_from_item(item, what)
+        if chain is not None:
+            chains.append(chain)
     return chains
 
 
@@ -324,29 +505,36 @@ def parse_nft_rules(text: str, what: str = 'nft -j list table') -> Tuple[List[Nf
     chains = []
     rules = []
     for item in _nft_objects(text, what):
-        if isinstance(item.get('chain'), dict):
-            chains.extend(parse_nft_chains(json.dumps({'nftables': [item]}), what))
-        rule = item.get('rule')
-        if isinstance(rule, dict):
-            expr = rule.get('expr')
-            rules.append(NftRule(str(rule.get('family')), str(rule.get('table')), str(rule.get('chain')),
-                                 rule.get('handle'), expr if isinstance(expr, list) else [], rule.get('comment')))
+        chain = chain_from_item(item, what)
+        if chain is not None:
+            chains.append(chain)
+        rule = rule_from_item(item, what)
+        if rule is not None:
+            rules.append(rule)
     return chains, rules
 
 
 _HANDLE_RE = re.compile(r'^(?P<rule>.*?)\s*# handle (?P<handle>\d+)\s*$')
 
 
+def parse_nft_text_handle_line(line: str) -> Optional[Tuple[int, str]]:
+    """(handle, rule text) of one rule line of ``nft -a list chain ...``; None for any other line."""
+    stripped = line.strip()
+    if not stripped or stripped.startswith(('table ', 'chain ', 'type ', '}', 'policy ')):
+        return None
+    match = _HANDLE_RE.match(stripped)
+    if match:
+        return int(match.group('handle')), match.group('rule')
+    return None
+
+
 def parse_nft_text_handles(text: str) -> Dict[int, str]:
     """Rule handle -> rule text from ``nft -a list chain ...`` (the rule as nft prints it, without the handle)."""
     out = {}
     for line in (text or '').splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith(('table ', 'chain ', 'type ', '}', 'policy ')):
-            continue
-        match = _HANDLE_RE.match(stripped)
-        if match:
-            out[int(match.group('handle'))] = match.group('rule')
+        found = parse_nft_text_handle_line(line)
+        if found is not None:
+            out[found[0]] = found[1]
     return out
 
 
@@ -497,12 +685,21 @@ def _unwrap(left: Any) -> Any:
     return left
 
 
+def _text(value: Any) -> Optional[str]:
+    """A string field of an expression as a string (None stays None; a list or object from a hostile or future nft
+    becomes its JSON text, so it is reported, never hashed or called)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)[:80]
+
+
 def _classify_value(value: Any) -> Optional[ExprHit]:
     value = _unwrap(value)
     if not isinstance(value, dict) or len(value) != 1:
         return None
     kind, body = next(iter(value.items()))
     body = body if isinstance(body, dict) else {}
+    body = dict((k, _text(v)) for k, v in body.items())
     if kind in _CMP_SREG_EXPRS:
         return ExprHit(kind, ('%s %s' % (kind, body.get('key') or body.get('mode') or body.get('result') or '')).strip())
     if kind == 'meta':
@@ -541,7 +738,9 @@ def classify_expressions(expr: Sequence[Any]) -> List[ExprHit]:
     Empty for the rules iptables-nft writes itself (its matches are ``xt`` objects or payload/meta it knows).
     """
     hits = []  # type: List[ExprHit]
-    for stmt in expr or ():
+    if not isinstance(expr, (list, tuple)):
+        return [ExprHit(UNCLASSIFIED, json.dumps(expr, sort_keys=True)[:80])] if expr else []
+    for stmt in expr:
         if not isinstance(stmt, dict) or len(stmt) != 1:
             hits.append(ExprHit(UNCLASSIFIED, json.dumps(stmt, sort_keys=True)[:80]))
             continue
@@ -559,13 +758,17 @@ def classify_expressions(expr: Sequence[Any]) -> List[ExprHit]:
                 hits.append(hit)
             continue
         if kind == 'mangle':
-            key = (body or {}).get('key') if isinstance(body, dict) else None
-            if isinstance(key, dict) and 'meta' in key and (key['meta'] or {}).get('key') in _READABLE_META_SET:
+            key = body.get('key') if isinstance(body, dict) else None
+            inner = None  # type: Any
+            if isinstance(key, dict) and len(key) == 1:
+                inner = next(iter(key.values()))
+            sub = _text(inner.get('key')) if isinstance(inner, dict) else None
+            if isinstance(key, dict) and 'meta' in key and sub in _READABLE_META_SET:
                 continue
             if isinstance(key, dict) and 'meta' in key:
-                hits.append(ExprHit('meta_set', 'meta %s set' % (key['meta'] or {}).get('key')))
+                hits.append(ExprHit('meta_set', 'meta %s set' % sub))
             elif isinstance(key, dict) and 'ct' in key:
-                hits.append(ExprHit('statement', 'ct %s set' % (key['ct'] or {}).get('key')))
+                hits.append(ExprHit('statement', 'ct %s set' % sub))
             else:
                 hits.append(ExprHit(UNCLASSIFIED, 'mangle'))
             continue
@@ -612,8 +815,10 @@ _TABLE_WRITERS = (
 
 
 def _interfaces(expr: Sequence[Any]) -> List[str]:
-    found = []
-    for stmt in expr or ():
+    found = []  # type: List[str]
+    if not isinstance(expr, (list, tuple)):
+        return found
+    for stmt in expr:
         body = stmt.get('match') if isinstance(stmt, dict) else None
         if not isinstance(body, dict):
             continue
@@ -622,7 +827,9 @@ def _interfaces(expr: Sequence[Any]) -> List[str]:
                 left['meta'].get('key') in ('iifname', 'oifname', 'iif', 'oif'):
             right = body.get('right')
             values = right.get('set') if isinstance(right, dict) else [right]
-            for value in values or ():
+            if not isinstance(values, list):
+                values = [values]
+            for value in values:
                 if isinstance(value, str) and value not in found:
                     found.append(value)
     return found
@@ -634,7 +841,7 @@ def writer_hint(rule: NftRule, other_tables: Sequence[Tuple[str, str]]) -> Tuple
     evidence = {'comment': rule.comment, 'interfaces': interfaces,
                 'other_tables': ['%s %s' % t for t in other_tables]}  # type: Dict[str, Any]
     guesses = []  # type: List[str]
-    text = (rule.comment or '').lower()
+    text = (rule.comment if isinstance(rule.comment, str) else '').lower()
     for needle, writer in _TABLE_WRITERS:
         if needle in text and writer not in guesses:
             guesses.append(writer)

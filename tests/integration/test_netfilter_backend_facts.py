@@ -397,3 +397,42 @@ def test_root_option_reads_proc_below_root(tmp_path):
     assert facts['alternatives'] == {'iptables': '/usr/sbin/iptables-legacy'}
     assert facts['backends']['legacy']['ipv4']['kernel_tables'] == []
     assert facts['backends']['legacy']['ipv6']['kernel_tables'] is None  # no ip6_tables_names below root
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# unreadable (issue 16 item 1): an unprivileged run says what it could not read, and why
+
+NONROOT = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups']
+
+
+def test_unprivileged_run_reports_permission_items():
+    import shutil
+    import subprocess
+    import tempfile
+    if shutil.which('setpriv') is None:
+        pytest.skip('needs setpriv (util-linux)')
+    with tempfile.TemporaryDirectory(prefix='kn-nfgather-') as tmp, netns('kn-nfgather') as ns:
+        os.chmod(tmp, 0o755)
+        args = os.path.join(tmp, 'args.json')
+        with open(args, 'w') as handle:
+            json.dump({'ANSIBLE_MODULE_ARGS': {}}, handle)
+        os.chmod(args, 0o644)
+        setup(ns, 'iptables-nft -A FORWARD -s 10.0.0.1 -j ACCEPT', 'iptables-legacy -A INPUT -j ACCEPT',
+              'nft add rule ip filter FORWARD ct state established accept')
+        env = dict(os.environ, PYTHONPATH=str(kntest.COLLECTIONS_ROOT), HOME=tmp)
+        proc = subprocess.run(ns.argv(NONROOT + [sys.executable, '-m', MODULE, args]), capture_output=True, text=True,
+                              env=env, timeout=300, check=False)
+        root_facts = run_module(ns, __import__('pathlib').Path(tmp))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = json.loads(proc.stdout)['ansible_facts']['netfilter']
+    items = dict(((u['what'], u['command'].rsplit('/', 1)[-1]), u) for u in facts['unreadable'])
+    expected = [('backends.nft.ipv4', 'iptables-nft-save'), ('backends.nft.ipv6', 'ip6tables-nft-save'),
+                ('nft_tables', 'nft -j list chains'), ('backends.legacy.ipv4', 'ip_tables_names'),
+                ('kube_chains', 'iptables-nft-save'), ('iptables_nft_parse_errors', 'iptables-nft-save')]
+    for key in expected:
+        assert key in items, (key, facts['unreadable'])
+        assert items[key]['cause'] == 'permission', items[key]
+    assert 'Permission denied' in items[('backends.nft.ipv4', 'iptables-nft-save')]['reason']
+    # as root, the same namespace is read completely: legacy rules, the unreadable rule, no unreadable item
+    assert root_facts['unreadable'] == [] and root_facts['rule_counts']['legacy'] == 1
+    assert len(root_facts['iptables_nft_parse_errors']) == 1
