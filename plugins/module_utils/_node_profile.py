@@ -1035,13 +1035,29 @@ def parse_ip_vs(text: str) -> int:
 
 
 def parse_nft_tables(text: str) -> List[str]:
-    """``nft list tables`` output -> ["ip kube-proxy", ...]."""
+    """``nft list tables`` (or ``nft list chains``) output -> ["ip kube-proxy", ...]."""
     out = []
     for line in text.split('\n'):
         parts = line.split()
-        if len(parts) == 3 and parts[0] == 'table':
+        if len(parts) in (3, 4) and parts[0] == 'table' and (len(parts) == 3 or parts[3] == '{'):
             out.append('%s %s' % (parts[1], parts[2]))
     return out
+
+
+def parse_nft_chains(text: str) -> Tuple[List[str], List[Tuple[str, str, str]]]:
+    """``nft list chains`` output -> (tables as "family name", chains as (family, table, chain)). Empty tables are
+    listed too, so this one command answers both questions."""
+    tables = []  # type: List[str]
+    chains = []  # type: List[Tuple[str, str, str]]
+    current = None  # type: Optional[Tuple[str, str]]
+    for line in text.split('\n'):
+        parts = line.split()
+        if len(parts) == 4 and parts[0] == 'table' and parts[3] == '{':
+            current = (parts[1], parts[2])
+            tables.append('%s %s' % current)
+        elif len(parts) >= 3 and parts[0] == 'chain' and parts[-1] == '{' and current is not None:
+            chains.append((current[0], current[1], parts[1]))
+    return tables, chains
 
 
 def decide_running(ipvs_sources: Sequence[str], nft_tables: Sequence[str], kube_services: Sequence[str]) -> Value:

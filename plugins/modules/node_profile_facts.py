@@ -24,9 +24,10 @@ description:
   - Observes only. Files are read only when they are regular files below O(root) (no symlink or C(..) escape), at most
     1 MiB each; a file that cannot be read or parsed is a status in C(searched), never a failure.
   - The only commands run are C(<binary> --version) (C(k0s version), C(kubeadm version -o short)) of the
-    distribution's binary when it exists, and, with O(live_rules), C(iptables-nft)/C(ip6tables-nft)
-    C(-t nat -S KUBE-SERVICES 1), the same with the legacy tools only when the kernel already has a legacy nat table
-    (listing would otherwise create one), and C(nft list tables); each with O(command_timeout).
+    distribution's binary when it exists, and, with O(live_rules), C(nft list chains) (chain headers, no rules; without
+    nft C(iptables-nft-save -t nat) and C(ip6tables-nft-save -t nat)) and C(iptables-legacy -t nat -S KUBE-SERVICES 1)
+    (and C(ip6tables-legacy)) only when the kernel already has a legacy nat table (listing would otherwise create
+    one); each with O(command_timeout).
 options:
   root:
     description:
@@ -196,8 +197,8 @@ C_ENV = {'LC_ALL': 'C', 'LANG': 'C', 'LANGUAGE': 'C'}
 MAX_OUTPUT = 64 * 1024
 
 
-def run(argv, timeout):
-    """Run argv (no shell, C locale) with a deadline; return (rc, stdout, stderr, error)."""
+def run(argv, timeout, limit=MAX_OUTPUT):
+    """Run argv (no shell, C locale) with a deadline; return (rc, stdout, stderr, error); stdout is cut at limit."""
     env = dict(os.environ)
     env.update(C_ENV)
     try:
@@ -214,7 +215,7 @@ def run(argv, timeout):
             pass
         proc.communicate()
         return None, '', '', 'timed out after %gs' % timeout
-    return (proc.returncode, out[:MAX_OUTPUT].decode('utf-8', 'replace'),
+    return (proc.returncode, (out if limit is None else out[:limit]).decode('utf-8', 'replace'),
             err[:MAX_OUTPUT].decode('utf-8', 'replace'), None)
 
 
@@ -234,51 +235,76 @@ def version_runner(timeout):
 
 
 def live_rules(module, root, timeout, log):
-    """KUBE-SERVICES in the nat tables of both iptables backends and both families, and nft's table list."""
+    """KUBE-SERVICES in the nat tables of both iptables backends and both families, and the nftables tables.
+
+    With nft, one ``nft list chains`` (chain headers only, no rules) answers for the nf_tables backend: iptables-nft
+    1.8.9 reports a missing chain as "incompatible" and cannot tell it from an unreadable one. Without nft,
+    ``iptables-nft-save -t nat`` is read instead. The legacy tools run only when the kernel already has a legacy nat
+    table: listing one it does not have would create it."""
     live = np.LiveRules()
-    for tool, names_file, backend in (('iptables-nft', None, 'iptables-nft'),
-                                      ('ip6tables-nft', None, 'ip6tables-nft'),
-                                      ('iptables-legacy', '/proc/net/ip_tables_names', 'iptables-legacy'),
-                                      ('ip6tables-legacy', '/proc/net/ip6_tables_names', 'ip6tables-legacy')):
-        label = '%s -t nat -S KUBE-SERVICES 1' % tool
-        if names_file:
-            # listing a legacy table the kernel does not have yet would create it: read the kernel's list first
-            try:
-                tables = np.read_text(root, names_file).split()
-            except np.ReadError as exc:
-                log.add(label, np.IGNORED + ': %s %s' % (names_file, exc.status))
-                continue
-            if 'nat' not in tables:
-                log.add(label, np.IGNORED + ': no legacy nat table in %s' % names_file)
-                continue
-        path = module.get_bin_path(tool)
-        if not path:
-            log.add(label, np.ABSENT + ': %s not installed' % tool)
-            continue
-        rc, out, err, error = run([path, '-t', 'nat', '-S', 'KUBE-SERVICES', '1'], timeout)
-        if error:
-            log.add(label, np.UNREADABLE + ': ' + error)
-        elif rc == 0:
-            log.add(label, np.FOUND)
-            live.kube_services.append('%s nat KUBE-SERVICES' % backend)
-        elif 'No chain/target/match' in err or "doesn't exist" in err or 'does not exist' in err or (
-                rc == 1 and not err.strip()):
-            log.add(label, np.ABSENT)
-        else:
-            log.add(label, np.UNREADABLE + ': rc %d: %s' % (rc, _first_line(err or out)))
-    label = 'nft list tables'
-    path = module.get_bin_path('nft')
-    if not path:
+    nft = module.get_bin_path('nft')
+    label = 'nft list chains'
+    nft_ok = False
+    if not nft:
         log.add(label, np.ABSENT + ': nft not installed')
     else:
-        rc, out, err, error = run([path, 'list', 'tables'], timeout)
+        rc, out, err, error = run([nft, 'list', 'chains'], timeout, limit=None)
         if error:
             log.add(label, np.UNREADABLE + ': ' + error)
         elif rc != 0:
             log.add(label, np.UNREADABLE + ': rc %d: %s' % (rc, _first_line(err or out)))
         else:
-            live.nft_tables = np.parse_nft_tables(out)
-            log.add(label, np.FOUND + ': %d tables' % len(live.nft_tables))
+            nft_ok = True
+            tables, chains = np.parse_nft_chains(out)
+            live.nft_tables = tables
+            log.add(label, np.FOUND + ': %d tables, %d chains' % (len(tables), len(chains)))
+            for family, tool in (('ip', 'iptables-nft'), ('ip6', 'ip6tables-nft')):
+                if (family, 'nat', 'KUBE-SERVICES') in chains:
+                    live.kube_services.append('%s nat KUBE-SERVICES' % tool)
+    for tool, names_file, legacy in (('iptables-nft', None, False), ('ip6tables-nft', None, False),
+                                     ('iptables-legacy', '/proc/net/ip_tables_names', True),
+                                     ('ip6tables-legacy', '/proc/net/ip6_tables_names', True)):
+        if not legacy:
+            if nft_ok:
+                continue
+            save = tool.replace('tables-nft', 'tables-nft-save')
+            label = '%s -t nat' % save
+            path = module.get_bin_path(save)
+            if not path:
+                log.add(label, np.ABSENT + ': %s not installed' % save)
+                continue
+            rc, out, err, error = run([path, '-t', 'nat'], timeout, limit=None)
+            if error or rc != 0:
+                log.add(label, np.UNREADABLE + ': ' + (error or 'rc %d: %s' % (rc, _first_line(err or out))))
+            elif any(line.startswith(':KUBE-SERVICES ') for line in out.split('\n')):
+                log.add(label, np.FOUND)
+                live.kube_services.append('%s nat KUBE-SERVICES' % tool)
+            else:
+                log.add(label, np.ABSENT)
+            continue
+        label = '%s -t nat -S KUBE-SERVICES 1' % tool
+        try:
+            tables = np.read_text(root, names_file).split()
+        except np.ReadError as exc:
+            log.add(label, np.IGNORED + ': %s %s' % (names_file, exc.status))
+            continue
+        if 'nat' not in tables:
+            log.add(label, np.IGNORED + ': no legacy nat table in %s' % names_file)
+            continue
+        path = module.get_bin_path(tool)
+        if not path:
+            log.add(label, np.ABSENT + ': %s not installed' % tool)
+            continue
+        rc, out, err, error = run([path, '-w', '5', '-t', 'nat', '-S', 'KUBE-SERVICES', '1'], timeout)
+        if error:
+            log.add(label, np.UNREADABLE + ': ' + error)
+        elif rc == 0:
+            log.add(label, np.FOUND)
+            live.kube_services.append('%s nat KUBE-SERVICES' % tool)
+        elif 'No chain/target/match' in err:
+            log.add(label, np.ABSENT)
+        else:
+            log.add(label, np.UNREADABLE + ': rc %d: %s' % (rc, _first_line(err or out)))
     return live
 
 

@@ -233,6 +233,14 @@ def test_parsers_of_live_text():
         "ip nat", "ip kube-proxy", "inet filter"]
 
 
+def test_parse_nft_chains_lists_empty_tables_too():
+    text = ("table ip kube-proxy {\n}\ntable ip nat {\n\tchain KUBE-SERVICES {\n\t}\n\tchain PREROUTING {\n"
+            "\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t}\n}\ntable ip6 nat {\n"
+            "\tchain KUBE-SERVICES {\n\t}\n}\n")
+    assert np.parse_nft_chains(text) == (["ip kube-proxy", "ip nat", "ip6 nat"], [
+        ("ip", "nat", "KUBE-SERVICES"), ("ip", "nat", "PREROUTING"), ("ip6", "nat", "KUBE-SERVICES")])
+
+
 @pytest.mark.parametrize("text, expected", [
     ("k3s version v1.31.4+k3s1 (a562d090)\ngo version go1.22.9\n", "v1.31.4+k3s1"),
     ("rke2 version v1.31.4+rke2r1 (9d4e5a5)\n", "v1.31.4+rke2r1"),
