@@ -107,7 +107,7 @@ def installed_releases(root: str) -> List[str]:
     for name in _listdir(root, '/boot'):
         if name.startswith('config-'):
             rel = name[len('config-'):]
-            if kc.valid_release(rel) and rel[:1].isdigit():
+            if kc.valid_release(rel) and rel[:1] in '0123456789':
                 found.add(rel)
     for base in ('/lib/modules', '/usr/lib/modules'):
         for name in _listdir(root, base):
@@ -166,9 +166,10 @@ def bootable(root: str, release: str, modules_dir: Optional[str], modules_enable
 def release_from_image(root: str, path: Optional[str], known: Sequence[str]) -> Optional[str]:
     """The release a kernel image path names: ``vmlinuz-<release>``, a ``/vmlinuz`` symlink to one, or a path
     component that is a known release (BLS ``/<token>/<release>/linux``)."""
-    if not path:
+    words = (path or '').split()
+    if not words:
         return None
-    path = path.split()[0]
+    path = words[0]
     if path.startswith('(') and ')' in path:   # GRUB device prefix: (hd0,gpt2)/vmlinuz-...
         path = path[path.index(')') + 1:]
     base = path.rstrip('/').rsplit('/', 1)[-1]
@@ -326,7 +327,7 @@ def select_grub_entry(entries: List[Entry], selector: str) -> Optional[Entry]:
     chosen = None
     for part in selector.split('>'):
         chosen = None
-        if part.isdigit():
+        if re.match(r'[0-9]+\Z', part):
             index = int(part)
             chosen = level[index] if index < len(level) else None
         else:

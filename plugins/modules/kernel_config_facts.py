@@ -44,8 +44,20 @@ options:
   all_options:
     description:
       - Report every symbol of the config file, not only the catalog's and O(options).
+      - At most 20000 symbols of the file are added (in name order; the catalog's and O(options) always come on top);
+        RV(ansible_facts.kernel_config.all_options_truncated) says when some were left out. A file with more than
+        50000 distinct symbols is not taken for a kernel config at all (real ones have 2000 to 12000).
     type: bool
     default: false
+  kernels:
+    description:
+      - V(running) reports the running kernel only.
+      - V(all) also reports every installed kernel (RV(ansible_facts.kernel_config.installed)) and the one the node
+        boots next (RV(ansible_facts.kernel_config.next_boot)), read from the boot loader's files without writing
+        anything.
+    type: str
+    choices: [running, all]
+    default: running
 attributes:
   check_mode:
     support: full
@@ -64,6 +76,26 @@ notes:
   - A registered xtables extension proves support; one not registered proves nothing, because extensions register when
     first loaded and kernels without C(ip_tables) have no such files.
   - C(/sys/module/<name>) is not taken as proof of absence; built-in modules often have no entry there.
+  - Every path is resolved below O(root) as a chroot would (absolute symlinks start again at O(root), C(..) stops
+    there); a release read from the node or given in O(kernel_release) must be one path component. Only regular files
+    are read (procfs and sysfs files included), each up to a bound (64 MiB for a config, 32 MiB for C(modules.dep)).
+  - O(root) must be an existing directory, and no argument may contain a NUL byte; otherwise the module fails.
+  - "With O(kernels=all): installed kernels are the releases with a C(/boot/config-<release>) or a
+    C(lib/modules/<release>) / C(usr/lib/modules/<release>) directory. The next boot is read from, in this order:
+    systemd-boot (C(loader/loader.conf) on C(/efi), C(/boot) or C(/boot/efi), the C(LoaderEntryOneShot) and
+    C(LoaderEntryDefault) EFI variables, BLS type #1 entries), GRUB with BLS entries (C(/boot/loader/entries),
+    C(saved_entry) / C(next_entry) in C(grubenv)), GRUB (C(grub.cfg) menu entries and C(set default), C(grubenv),
+    C(GRUB_DEFAULT) in C(/etc/default/grub) when C(grub.cfg) sets none), the C(/boot/vmlinuz) or C(/vmlinuz) link."
+seealso:
+  - name: GNU GRUB manual
+    description: The C(default) variable, the environment block (C(grubenv)) and C(GRUB_DEFAULT).
+    link: https://www.gnu.org/software/grub/manual/grub/grub.html
+  - name: Boot Loader Specification
+    description: Type 1 entries (C(loader/entries/*.conf)) and their sort order, read by GRUB's blscfg and systemd-boot.
+    link: https://uapi-group.org/specifications/specs/boot_loader_specification/
+  - name: loader.conf(5)
+    description: systemd-boot's C(default) and the EFI variables that override it.
+    link: https://www.freedesktop.org/software/systemd/man/latest/loader.conf.html
 '''
 
 EXAMPLES = r'''
@@ -79,6 +111,17 @@ EXAMPLES = r'''
 - name: Inspect a node whose root filesystem is mounted at /host (for example from a privileged pod)
   kubenode.netfilter.kernel_config_facts:
     root: /host
+
+- name: Check every installed kernel before a reboot
+  kubenode.netfilter.kernel_config_facts:
+    kernels: all
+
+- name: Show which kernel boots next and whether it still has xt_statistic
+  ansible.builtin.debug:
+    msg: >-
+      {{ ansible_facts['kernel_config']['next_boot'] }}:
+      {{ ansible_facts['kernel_config']['installed'][ansible_facts['kernel_config']['next_boot']]['modules']['xt_statistic']['state'] }}
+  when: ansible_facts['kernel_config']['next_boot'] in ansible_facts['kernel_config']['installed']
 
 - name: Read a specific config and report two extra symbols
   kubenode.netfilter.kernel_config_facts:
@@ -156,6 +199,11 @@ ansible_facts:
           returned: always
           type: dict
           sample: {"NETFILTER_XT_MATCH_STATISTIC": "m", "IP_NF_IPTABLES_LEGACY": "absent"}
+        all_options_truncated:
+          description: True when O(all_options) left symbols of the file out (more than 20000); false otherwise.
+          returned: always
+          type: bool
+          sample: false
         modules:
           description:
             - Module name -> C(option) (the symbol that builds it), C(state) (V(builtin), V(loaded), V(loadable),
@@ -173,6 +221,54 @@ ansible_facts:
           type: dict
           sample: {"available": true, "ipv4": {"matches": ["comment", "statistic"], "targets": ["MASQUERADE"]},
                    "ipv6": {"matches": [], "targets": []}}
+        installed:
+          description:
+            - Release -> the facts of that installed kernel, in the same shape as the running kernel's (C(found),
+              C(source), C(searched), C(error), C(release), C(version), C(modules_enabled), C(options),
+              C(all_options_truncated), C(modules)), without C(xtables), decided from that release's files only
+              (C(/proc/config.gz) is not searched; module states never V(loaded)); plus the keys below.
+            - Newest first, at most 32 releases.
+          returned: when O(kernels=all)
+          type: dict
+          sample: {"6.1.0-20-amd64": {"found": true, "running": false, "bootable": true,
+                   "modules": {"xt_statistic": {"option": "NETFILTER_XT_MATCH_STATISTIC", "state": "missing",
+                                                "reason": "CONFIG_NETFILTER_XT_MATCH_STATISTIC is not set"}}}}
+          contains:
+            running:
+              description: Whether this is the running kernel's release.
+              type: bool
+            bootable:
+              description:
+                - True when a kernel image for the release exists (C(/boot/vmlinuz-<release>) and similar names, or
+                  a BLS C(<entry-token>/<release>/linux)) and so does its modules directory (unless the kernel is
+                  built without module support).
+                - A config left in C(/boot) by a removed kernel package is V(false).
+              type: bool
+            bootable_reason:
+              description: The files that decided RV(ansible_facts.kernel_config.installed.bootable).
+              type: str
+            image:
+              description: Path of the kernel image found (below O(root)), or null.
+              type: str
+            modules_dir:
+              description: The release's modules directory (resolved below O(root)), or null.
+              type: str
+        next_boot:
+          description: The release the node boots next, or null when it cannot be told without writing anything.
+          returned: when O(kernels=all)
+          type: str
+          sample: 6.1.0-20-amd64
+        next_boot_source:
+          description: What told RV(ansible_facts.kernel_config.next_boot) (V(systemd-boot), V(grub-bls), V(grub),
+            V(vmlinuz-symlink)); null when no boot loader configuration was found.
+          returned: when O(kernels=all)
+          type: str
+          sample: grub
+        next_boot_reason:
+          description: The entry, the setting and the files read, or why the next boot cannot be told.
+          returned: when O(kernels=all)
+          type: str
+          sample: "GRUB default entry 'Debian GNU/Linux' (saved_entry in /boot/grub/grubenv) -> /boot/vmlinuz-6.1.0-20-amd64"
 '''
 
 import os
@@ -248,7 +344,7 @@ def check_inputs(root, config_path=None, kernel_release=None, extra_options=None
         return 'root %s does not exist' % root
     if not os.path.isdir(root):
         return 'root %s is not a directory' % root
-    if kernel_release is not None and not kc.valid_release(kernel_release):
+    if kernel_release and not kc.valid_release(kernel_release):
         return ('kernel_release %r is not a kernel release: it must be one path component (no "/", no "..", no '
                 'NUL, whitespace or control characters, at most 255 characters)' % kernel_release)
     return None
