@@ -77,8 +77,9 @@ def hanging_binary(root: Path, path: str = "/usr/local/bin/k3s") -> Path:
     return write(root, path, "#!/bin/sh\nsleep 30\n", 0o755)
 
 
-def bench_root(root: Path, cni_files: int = 200, dropins: int = 50) -> Path:
-    """A k3s node with `cni_files` CNI configs and `dropins` config.yaml.d files (the issue's bench size)."""
+def bench_root(root: Path, cni_files: int = 200, dropins: int = 50, unusable: bool = False) -> Path:
+    """A k3s node with `cni_files` CNI configs and `dropins` config.yaml.d files (the issue's bench size). With
+    `unusable`, every CNI file but the last has no plugin type, so all of them are read (the worst case)."""
     write(root, "/etc/rancher/k3s/config.yaml",
           "flannel-backend: none\nkube-proxy-arg:\n  - proxy-mode=iptables\ncluster-cidr: 10.42.0.0/16\n")
     for i in range(dropins):
@@ -86,5 +87,7 @@ def bench_root(root: Path, cni_files: int = 200, dropins: int = 50) -> Path:
               "node-label+:\n  - drop%d=yes\nkube-proxy-arg+:\n  - v=%d\n" % (i, i % 4))
     for i in range(cni_files):
         conf = dict(CILIUM_CONFLIST, name="net%d" % i)
+        if unusable and i < cni_files - 1:
+            conf["plugins"] = [{"name": "no-type"}]
         write(root, "/etc/cni/net.d/%03d-net.conflist" % (i + 10), json.dumps(conf, indent=2))
     return root
