@@ -354,3 +354,32 @@ def test_join_root():
     assert kc.join_root("/", "/proc/config.gz") == "/proc/config.gz"
     assert kc.join_root("/host/", "/proc/config.gz") == "/host/proc/config.gz"
     assert kc.join_root("/host", "boot/x") == "/host/boot/x"
+
+
+# ---------------------------------------------------------------------------------------------- confinement
+
+@pytest.mark.parametrize("release, ok", [
+    ("6.1.0-18-amd64", True), ("5.14.0-427.13.1.el9_4.x86_64", True), ("6.6.30+rpt-rpi-v8", True),
+    ("6.8.0-1012-aws", True), ("4.19.0-0.bpo.6-amd64", True),
+    ("", False), (".", False), ("..", False), ("../x", False), ("a/b", False), ("6.1..0", False),
+    ("6.1\x00", False), ("6.1 x", False), ("6.1\n", False), ("x" * 256, False), (None, False), (6, False),
+])
+def test_valid_release(release, ok):
+    assert kc.valid_release(release) is ok
+
+
+def test_resolve_in_root(tmp_path):
+    root = tmp_path / "node"
+    (root / "usr/lib/modules/6.1").mkdir(parents=True)
+    (root / "lib").symlink_to("usr/lib")                       # merged /usr, relative link
+    (root / "boot").mkdir()
+    (root / "boot/abs").symlink_to("/usr/lib/modules")         # absolute link: the node's /usr, not the host's
+    (root / "boot/up").symlink_to("../../../../../../..")      # climbs: stops at root
+    r = str(root)
+    assert kc.resolve_in_root(r, "/lib/modules/6.1") == r + "/usr/lib/modules/6.1"
+    assert kc.resolve_in_root(r, "/boot/abs/6.1") == r + "/usr/lib/modules/6.1"
+    assert kc.resolve_in_root(r, "/boot/up") == r
+    assert kc.resolve_in_root(r, "/boot/up/etc/passwd") == r + "/etc/passwd"
+    assert kc.resolve_in_root(r, "/../../../etc/passwd") == r + "/etc/passwd"
+    assert kc.resolve_in_root(r, "/missing/../boot") == r + "/boot"
+    assert kc.resolve_in_root("/", "/proc/../proc/self") == os.path.realpath("/proc/self")

@@ -134,3 +134,37 @@ def test_explicit_config_path_fails(content, cause, ansible_env, inventory, tmp_
     assert result.get("failed") is True
     assert str(path) in result["msg"] and cause in result["msg"]
     assert "Traceback" not in json.dumps(result)
+
+
+def test_kernels_all_through_ansible(ansible_env, inventory, tmp_path):
+    """kernels=all end to end: two installed kernels, GRUB's saved_entry names the one without xt_statistic; a
+    leftover config is reported but not bootable; check mode gives the same facts."""
+    base = (kr.KERNEL_CONFIGS / "alpine-lts-x86_64.config").read_text()
+    good, nostat, left = "6.1.0-18-amd64", "6.1.0-20-amd64", "6.1.0-15-amd64"
+    root = kr.build_installed_root(tmp_path / "node", [
+        kr.Kernel(good, base), kr.Kernel(nostat, kr.derive_config(base, {"NETFILTER_XT_MATCH_STATISTIC": "n"})),
+        kr.Kernel(left, base, modules_dir=False, image=False)], running=good, pairs=req.module_pairs("5.10.52"))
+    uuid = "5d9c1b2a-7e4f-4a1b-9c3d-2e1f0a9b8c7d"
+    kr.write_grub_debian(root, [nostat, good], saved_entry="gnulinux-advanced-%s>gnulinux-%s-advanced-%s"
+                         % (uuid, nostat, uuid))
+    kc = facts(run_module(ansible_env, inventory, "root=%s kernels=all" % root))
+    assert kc["release"] == good and kc["modules"]["xt_statistic"]["state"] == "loadable"
+    assert sorted(kc["installed"]) == sorted([good, nostat, left])
+    assert kc["next_boot"] == nostat and kc["next_boot_source"] == "grub"
+    assert kc["installed"][nostat]["modules"]["xt_statistic"]["state"] == "missing"
+    assert kc["installed"][left]["bootable"] is False and kc["installed"][good]["bootable"] is True
+    assert facts(run_module(ansible_env, inventory, "root=%s kernels=all" % root, check=True)) == kc
+    plain = facts(run_module(ansible_env, inventory, "root=%s" % root))
+    assert "installed" not in plain and "next_boot" not in plain
+
+
+@pytest.mark.parametrize("args, fragment", [
+    ("kernel_release=../../../..", "kernel_release"),
+    ("root=/does/not/exist", "root /does/not/exist does not exist"),
+    ("root=/etc/passwd", "root /etc/passwd is not a directory"),
+    ("kernels=some", "kernels"),
+])
+def test_bad_arguments_fail_cleanly(args, fragment, ansible_env, inventory):
+    result = run_module(ansible_env, inventory, args)
+    assert result.get("failed") is True and fragment in result["msg"], result
+    assert "Traceback" not in json.dumps(result)
