@@ -365,8 +365,11 @@ def test_kubeadm_kube_proxy_from_process_and_pod_volume(tmp_path):
         "iptables", "/proc/4242/root/var/lib/kube-proxy/config.conf: mode (empty: iptables on Linux)")
     # no process: the kubelet's config map volume
     os.unlink(root / "proc/4242/cmdline")
-    pr.write(root, "/var/lib/kubelet/pods/0a1b/volumes/kubernetes.io~configmap/kube-proxy/config.conf",
-             "kind: KubeProxyConfiguration\nmode: ipvs\n")
+    # the kubelet's config map volume layout: config.conf -> ..data/config.conf, ..data -> ..<timestamp>
+    volume = root / "var/lib/kubelet/pods/0a1b/volumes/kubernetes.io~configmap/kube-proxy"
+    pr.write(volume, "..2026_12_04_10_00_00.123/config.conf", "kind: KubeProxyConfiguration\nmode: ipvs\n")
+    (volume / "..data").symlink_to("..2026_12_04_10_00_00.123")
+    (volume / "config.conf").symlink_to("..data/config.conf")
     facts = np.Gatherer(str(root)).gather().as_dict()
     assert (facts["proxy_mode"], facts["proxy_mode_source"]) == (
         "ipvs", "/var/lib/kubelet/pods/0a1b/volumes/kubernetes.io~configmap/kube-proxy/config.conf: mode")
