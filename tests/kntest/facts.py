@@ -149,3 +149,37 @@ def parse_error(chain: str = "FORWARD", handle: int = 3, rule: str = "ct state e
             "expected_error": "cmp sreg undef", "expressions": [{"class": "ct", "expression": "ct state"}],
             "iptables_nft_version": "1.8.9", "writer": "netbird",
             "writer_evidence": {"comment": None, "interfaces": ["wt0"], "other_tables": ["inet netbird"]}}
+
+
+# ---------------------------------------------------------------------------------------------- findings as dicts
+# What the remediation filters take: node_findings(include_passed=true), i.e. _findings.evaluate(...,
+# include_passed=True) as dicts, on ansible_facts holding kernel_config, netfilter and the OS keys of the setup module.
+
+def os_facts(distribution: Optional[str], os_family: Optional[str] = None,
+             major: Optional[str] = None) -> Dict[str, Any]:
+    """The ansible_facts keys the findings read the OS from (the package names of their remedies)."""
+    out = {}  # type: Dict[str, Any]
+    if distribution is not None:
+        out["distribution"] = distribution
+    if os_family is not None:
+        out["os_family"] = os_family
+    if major is not None:
+        out["distribution_major_version"] = major
+    return out
+
+
+def finding_dicts(kernel: Optional[Dict[str, Any]], netfilter: Optional[Dict[str, Any]],
+                  proxy_mode: str = "iptables", os: Optional[Mapping[str, Any]] = None,
+                  **kwargs: Any) -> List[Dict[str, Any]]:
+    """``_findings.evaluate(host(kernel, netfilter) + os, proxy_mode, include_passed=True, **kwargs)`` as dicts
+    (``distribution``, ``cni``, ``ipv6``, ... pass through)."""
+    from ansible_collections.kubenode.netfilter.plugins.module_utils import _findings
+
+    facts = host(kernel, netfilter)
+    facts.update(dict(os or {}))
+    return [f.as_dict() for f in _findings.evaluate(facts, proxy_mode, include_passed=True, **kwargs)]
+
+
+def without_remedies(findings: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """The same findings with every ``remedy`` removed (None)."""
+    return [dict(f, remedy=None) for f in findings]
