@@ -37,7 +37,8 @@ options:
     type: list
     elements: str
   active_hosts:
-    description: The hosts still active in the play, to tell V(no_data) from V(failed). Defaults to C(ansible_play_hosts).
+    description:
+      - The hosts still active in the play, to tell V(no_data) from V(failed). Defaults to C(ansible_play_hosts).
     type: list
     elements: str
   title:

@@ -207,8 +207,9 @@ def _rect(value):
 
 def expected_cells(host: dict, columns):
     """Cells of a host's row per colour, as the page must draw them."""
-    merged = _report.merged_checks(_report.normalize({'generated_at': '', 'collection_version': '', 'proxy_mode': '',
-                                                      'distribution': '', 'cni': '', 'hosts': {'h': host}})['hosts']['h'])
+    data = _report.normalize({'generated_at': '', 'collection_version': '', 'proxy_mode': '', 'distribution': '',
+                              'cni': '', 'hosts': {'h': host}})
+    merged = _report.merged_checks(data, data['hosts']['h'])
     counts = {sev: 0 for sev in _report.COLOURS}
     if not host['checks']:
         return counts

@@ -68,7 +68,8 @@ def runs(tmp_path_factory, ansible_env):
         for name, (_setup, change) in HOSTS.items():
             spaces[name].sh(change)
         previous = tmp / "run1" / "kubenode-preflight.json"
-        second = _run(tmp, inventory, ansible_env, tmp / "run2", "-e", "kubenode_preflight_previous_report=%s" % previous)
+        second = _run(tmp, inventory, ansible_env, tmp / "run2",
+                      "-e", "kubenode_preflight_previous_report=%s" % previous)
         slice_a = _run(tmp, inventory, ansible_env, tmp / "slice-a", "--limit", "breaks")
         slice_b = _run(tmp, inventory, ansible_env, tmp / "slice-b", "--limit", "stays,heals")
         yield {"tmp": tmp, "first": first, "second": second, "slices": (slice_a, slice_b)}
