@@ -132,10 +132,10 @@ def normalize_module(name: str) -> str:
 
 def module_name_from_path(path: str) -> Optional[str]:
     base = path.rsplit('/', 1)[-1]
-    for suffix in MODULE_SUFFIXES:
-        if base.endswith(suffix):
-            return normalize_module(base[:-len(suffix)])
-    return None
+    idx = base.rfind('.ko')
+    if idx <= 0 or base[idx:] not in MODULE_SUFFIXES:
+        return None
+    return normalize_module(base[:idx])
 
 
 def parse_version(text: Optional[str]) -> Optional[str]:
@@ -440,11 +440,13 @@ def candidate_paths(release: Optional[str], running: bool = True) -> List[str]:
     return paths
 
 
-def find_config(root: str, release: Optional[str], running: bool = True
-                ) -> Tuple[Optional[KernelConfig], List[PathStatus]]:
+def find_config(root: str, release: Optional[str], running: bool = True,
+                cache: Optional[Dict[str, KernelConfig]] = None) -> Tuple[Optional[KernelConfig], List[PathStatus]]:
     """First usable config in the search order; every path tried is reported with its status and reason.
 
     Every candidate is resolved below ``root`` (symlinks included), so no release or link leads outside it.
+    ``cache`` (path -> config, filled here) saves parsing one file twice in one run (the running kernel's config
+    is also an installed kernel's).
     """
     searched = []  # type: List[PathStatus]
     seen = set()  # type: Set[str]
@@ -454,7 +456,11 @@ def find_config(root: str, release: Optional[str], running: bool = True
             continue
         seen.add(path)
         try:
-            config = read_config(candidate, root or '/')
+            config = cache.get(path) if cache is not None else None
+            if config is None:
+                config = read_config(candidate, root or '/')
+                if cache is not None:
+                    cache[path] = config
         except ConfigError as exc:
             searched.append(PathStatus(path, exc.status, exc.reason))
             continue

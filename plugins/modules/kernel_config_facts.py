@@ -357,6 +357,7 @@ def gather(root, config_path=None, kernel_release=None, extra_options=None, all_
     if problem:
         return None, problem
     release = kernel_release or kc.read_release(root)
+    cache = {}
     if config_path:
         try:
             config = kc.read_config(config_path, root)
@@ -365,12 +366,12 @@ def gather(root, config_path=None, kernel_release=None, extra_options=None, all_
         searched = [kc.PathStatus(config.path, kc.USED, '%s, %d options' % (
             'gzip' if config.compressed else 'plain text', len(config.options)))]
     else:
-        config, searched = kc.find_config(root, release)
+        config, searched = kc.find_config(root, release, cache=cache)
 
     facts, _evidence = _kernel_facts(root, release, config, searched, extra_options, all_options, running=True)
     facts['xtables'] = kc.read_xtables(root)
     if kernels == 'all':
-        facts['installed'] = gather_installed(root, release, extra_options, all_options)
+        facts['installed'] = gather_installed(root, release, extra_options, all_options, cache)
         known = sorted(facts['installed'])
         nb = boot.next_boot(root, known)
         facts['next_boot'] = nb.release
@@ -379,11 +380,11 @@ def gather(root, config_path=None, kernel_release=None, extra_options=None, all_
     return facts, None
 
 
-def gather_installed(root, running_release, extra_options=None, all_options=False):
+def gather_installed(root, running_release, extra_options=None, all_options=False, cache=None):
     """Release -> facts of every kernel installed below ``root`` (a config in /boot or a modules directory)."""
     installed = {}
     for release in boot.installed_releases(root):
-        config, searched = kc.find_config(root, release, running=False)
+        config, searched = kc.find_config(root, release, running=False, cache=cache)
         facts, evidence = _kernel_facts(root, release, config, searched, extra_options, all_options, running=False)
         ok, reason, image = boot.bootable(root, release, evidence.modules_dir, facts['modules_enabled'])
         facts.update({'running': release == running_release, 'bootable': ok, 'bootable_reason': reason,
