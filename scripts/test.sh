@@ -7,7 +7,7 @@
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
-STAGES="${KUBENODE_STAGES:-compile pytest sanity lint molecule}"
+STAGES="${KUBENODE_STAGES:-compile pytest sanity lint artifact molecule}"
 declare -a NAMES=() RESULTS=() SECONDS_TAKEN=()
 overall=0
 
@@ -92,6 +92,10 @@ do_sanity() {
 
 do_lint() { ansible-lint --nocolor; }
 
+# Build the Galaxy tarball, install it into an empty path (dependencies from the `ansible` bundle), ansible-doc every
+# plugin and role and syntax-check every playbook by FQCN from outside the checkout; any warning fails.
+do_artifact() { python "$REPO/scripts/check_artifact.py"; }
+
 do_molecule() {
   local scenario rc=0 any=0
   "$REPO/tests/images/build.sh" || return 1
@@ -118,6 +122,7 @@ wanted compile && stage compile do_compile
 wanted pytest && stage pytest do_pytest "$@"
 wanted sanity && stage ansible-test-sanity do_sanity
 wanted lint && stage ansible-lint do_lint
+wanted artifact && stage artifact do_artifact
 wanted molecule && stage molecule do_molecule
 summary
 if [ "$overall" -eq 0 ]; then echo "all stages passed"; else echo "some stages FAILED"; fi
