@@ -737,8 +737,8 @@ table.grid { border-collapse: separate; border-spacing: 0; }
 .grid thead th.corner2 { left: 240px; z-index: 4; }
 .grid thead th.col { vertical-align: bottom; padding: 0 2px 4px; width: 28px; }
 .grid thead th.col div { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; font-size: 11px;
-                         color: var(--muted); margin: 0 auto; max-height: 220px; overflow: hidden; }
-.grid thead th.col div span { display: inline-block; max-inline-size: 96px; overflow: hidden; text-overflow: ellipsis;
+                         color: var(--muted); margin: 0 auto; max-height: 300px; overflow: hidden; }
+.grid thead th.col div span { display: inline-block; max-inline-size: 72px; overflow: hidden; text-overflow: ellipsis;
                               vertical-align: top; }
 .grid thead th.col div b { color: var(--fg); font-weight: 600; }
 .grid thead th.col.gs, .grid td.c.gs { border-left: 2px solid var(--line); }

@@ -13,6 +13,7 @@ Set ``KUBENODE_FLEET_SCREENSHOT=PATH`` to keep the sample screenshot (docs/image
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -43,6 +44,11 @@ def _pillow():
     except ImportError:
         pytest.fail('Pillow is missing from the test venv (requirements-dev.txt lists it): pip install pillow')
     return Image
+
+
+PROFILE = {'proxy_mode': 'iptables', 'proxy_mode_source': '/etc/rancher/k3s/config.yaml', 'distribution': 'k3s',
+           'distribution_source': '/usr/local/bin/k3s --version', 'distribution_version': 'v1.31.4+k3s1',
+           'cni': 'flannel', 'cni_source': 'default', 'ipv6': False, 'ipv6_source': 'default', 'assumed': ['cni']}
 
 
 def _check(cid, sev, msg, fix=None):
@@ -104,7 +110,8 @@ def sample_report() -> dict:
         'hosts': {
             'cp-1.prod.example.net': host(),
             'worker-1.prod.example.net': host(),
-            'worker-2.prod.example.net': host([statistic, bridge], failed_by='1 error, 1 warning'),
+            'worker-2.prod.example.net': dict(host([statistic, bridge], failed_by='1 error, 1 warning'),
+                                              profile=PROFILE),
             'worker-3.prod.example.net': host([mixed, forward], failed_by='1 error, 1 warning'),
             'worker-4.prod.example.net': host([forward], drop=('cni.flannel.vxlan', 'tool.missing.ipset')),
             'worker-10.prod.example.net': host([('tool.missing.ipset', 'info', 'ipset is not installed; only ipvs '
@@ -311,6 +318,241 @@ def test_docs_screenshot(module_tmp):
     dom, shot, _x = render(module_tmp, report, 'docs', fragment)
     assert_grid(report, dom, shot)
     assert 'statistic match' in dom.details and 'CONFIG_NETFILTER_XT_MATCH_STATISTIC=m' in dom.details
+    assert 'judged against: iptables, k3s v1.31.4+k3s1, flannel' in dom.details
     target = os.environ.get('KUBENODE_FLEET_SCREENSHOT')
     if target:
         shutil.copyfile(shot, target)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# 3,000 hosts, driven through the Chrome DevTools protocol: load, console, screenshot, scroll, a real mouse click
+
+
+FLEET_SIZE = 3000
+
+
+def big_report(n: int = FLEET_SIZE) -> dict:
+    """n hosts from the sample's real-shaped checks: every 10th with an error, every 20th a warning, 1 % unreachable."""
+    sample = sample_report()
+    base = sample['hosts']['cp-1.prod.example.net']['checks']
+    broken = sample['hosts']['worker-2.prod.example.net']['checks']
+    warned = sample['hosts']['worker-4.prod.example.net']['checks']
+    hosts = {}
+    for i in range(n):
+        name = 'node-%04d.dc%d.example.net' % (i, i % 3)
+        if i % 100 == 42:
+            hosts[name] = {'status': 'unreachable', 'error': 'ssh: connect to host %s port 22: timed out' % name,
+                           'checks': []}
+        elif i % 10 == 3:
+            hosts[name] = {'status': 'failed', 'error': '1 error', 'checks': broken}
+        elif i % 20 == 5:
+            hosts[name] = {'status': 'ok', 'error': None, 'checks': warned}
+        else:
+            hosts[name] = {'status': 'ok', 'error': None, 'checks': base}
+    return dict(sample, hosts=hosts)
+
+
+class DevTools:
+    """A headless Chromium with one page, spoken to over the DevTools protocol (websocket-client)."""
+
+    def __init__(self, tmp_path: Path):
+        try:
+            import websocket  # websocket-client, installed with the kubernetes client (requirements.txt)
+        except ImportError:
+            pytest.fail('websocket-client is missing from the test venv: pip install websocket-client')
+        import json as _json
+        import time as _time
+        import urllib.request
+        self._json, self._time = _json, _time
+        profile = tmp_path / 'profile-cdp'
+        argv = [_chromium(), '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+                '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1', '--user-data-dir=%s' % profile,
+                '--force-device-scale-factor=1', '--hide-scrollbars', '--window-size=%d,%d' % WINDOW, 'about:blank']
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = profile / 'DevToolsActivePort'
+        deadline = _time.monotonic() + 60
+        while not port_file.is_file() or not port_file.read_text().strip():
+            if _time.monotonic() > deadline or self.proc.poll() is not None:
+                self.close()
+                pytest.fail('chromium did not open its DevTools port (exit %r)' % self.proc.poll())
+            _time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        targets = _json.loads(urllib.request.urlopen('http://127.0.0.1:%d/json/list' % port, timeout=30).read())
+        page = next(t for t in targets if t.get('type') == 'page')
+        self.ws = websocket.create_connection(page['webSocketDebuggerUrl'], timeout=120, suppress_origin=True)
+        self._id = 0
+        self.console = []
+        self.send('Runtime.enable')
+        self.send('Log.enable')
+        self.send('Page.enable')
+        self.send('Emulation.setDeviceMetricsOverride', width=WINDOW[0], height=WINDOW[1], deviceScaleFactor=1,
+                  mobile=False)
+
+    def _event(self, msg):
+        method = msg.get('method')
+        if method == 'Runtime.consoleAPICalled':
+            self.console.append('console.%s: %s' % (msg['params']['type'], [
+                a.get('value', a.get('description')) for a in msg['params']['args']]))
+        elif method == 'Runtime.exceptionThrown':
+            self.console.append('exception: %s' % msg['params']['exceptionDetails'])
+        elif method == 'Log.entryAdded' and msg['params']['entry']['level'] in ('error', 'warning'):
+            self.console.append('log: %s' % msg['params']['entry'])
+
+    def send(self, method, **params):
+        self._id += 1
+        self.ws.send(self._json.dumps({'id': self._id, 'method': method, 'params': params}))
+        while True:
+            msg = self._json.loads(self.ws.recv())
+            if msg.get('id') == self._id:
+                if 'error' in msg:
+                    raise AssertionError('%s failed: %s' % (method, msg['error']))
+                return msg.get('result', {})
+            self._event(msg)
+
+    def eval(self, expression):
+        result = self.send('Runtime.evaluate', expression=expression, returnByValue=True, awaitPromise=True)
+        if 'exceptionDetails' in result:
+            raise AssertionError('%s raised %s' % (expression, result['exceptionDetails']))
+        return result['result'].get('value')
+
+    def wait_for(self, expression, timeout=120.0):
+        deadline = self._time.monotonic() + timeout
+        while self._time.monotonic() < deadline:
+            try:
+                if self.eval(expression):
+                    return
+            except AssertionError:  # the document is being replaced (navigation)
+                pass
+            self._time.sleep(0.05)
+        raise AssertionError('timed out waiting for %s' % expression)
+
+    def frame(self):
+        """Wait until the page has rendered the next two animation frames."""
+        self.eval('new Promise(function (r) { requestAnimationFrame(function () { requestAnimationFrame(r); }); })')
+
+    def screenshot(self, path: Path):
+        import base64
+        path.write_bytes(base64.b64decode(self.send('Page.captureScreenshot', format='png')['data']))
+        return path
+
+    def click(self, x, y):
+        for kind in ('mouseMoved', 'mousePressed', 'mouseReleased'):
+            self.send('Input.dispatchMouseEvent', type=kind, x=x, y=y, button='left', clickCount=1)
+
+    def close(self):
+        try:
+            self.ws.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope='module')
+def big_page(module_tmp):
+    _chromium()
+    report = big_report()
+    page = module_tmp / 'fleet-3000.html'
+    page.write_text(_report.to_html(report), encoding='utf-8')
+    browser = DevTools(module_tmp)
+    try:
+        import time
+        start = time.monotonic()
+        browser.send('Page.navigate', url=page.as_uri())
+        browser.wait_for('document.documentElement.getAttribute("data-ready") === "1"')
+        load_seconds = time.monotonic() - start
+        yield browser, report, page, load_seconds
+    finally:
+        browser.close()
+
+
+def test_3000_hosts_load_without_console_errors_and_render_only_visible_rows(big_page):
+    browser, report, page, load_seconds = big_page
+    assert page.stat().st_size < 5 * 1024 * 1024, 'the 3,000-host page is %d bytes' % page.stat().st_size
+    assert browser.console == [], browser.console
+    rendered = int(browser.eval('document.documentElement.getAttribute("data-rows-rendered")'))
+    # Only the rows in view plus a few: the DOM does not grow with the fleet.
+    assert 0 < rendered < 100, rendered
+    assert browser.eval('document.querySelectorAll("#grid *").length') < 6000
+    assert browser.eval('document.querySelector("#grid thead th.corner").textContent') == '3000 hosts'
+    print('3,000-host page: %d bytes, ready after %.1f s, %d rows rendered'
+          % (page.stat().st_size, load_seconds, rendered))
+
+
+def test_3000_hosts_screenshot_shows_the_grid(big_page, module_tmp):
+    browser, _report_x, _page, _s = big_page
+    shot = browser.screenshot(module_tmp / 'fleet-3000.png')
+    box = _rect(browser.eval('document.documentElement.getAttribute("data-cells-rect")'))
+    width, height = _pillow().open(shot).size
+    counts = colour_counts(shot, (box[0], box[1], min(box[2], width), min(box[3], height)))
+    # A screenful of rows: mostly passed cells, the sample's errors every 10th host, its warnings, info cells.
+    assert counts['ok'] > 100 * CELL_MIN_PIXELS, counts
+    assert counts['error'] >= CELL_MIN_PIXELS and counts['info'] >= CELL_MIN_PIXELS, counts
+    target = os.environ.get('KUBENODE_FLEET_SCREENSHOT_3000')
+    if target:
+        shutil.copyfile(shot, target)
+
+
+def test_3000_hosts_headers_and_host_names_stay_visible_while_scrolling(big_page):
+    browser, _r, _p, _s = big_page
+    browser.eval('document.getElementById("gridwrap").scrollTop = 1500 * 28')
+    browser.frame()
+    facts = browser.eval('''(function () {
+      var wrap = document.getElementById("gridwrap").getBoundingClientRect();
+      var head = document.querySelector("#grid thead th.col").getBoundingClientRect();
+      var rows = document.querySelectorAll("#grid tbody tr[data-h]"), inview = [];
+      for (var i = 0; i < rows.length; i++) {
+        var r = rows[i].getBoundingClientRect();
+        if (r.top >= wrap.top && r.bottom <= wrap.bottom) { inview.push(parseInt(rows[i].getAttribute("data-h"), 10)); }
+      }
+      return {wrapTop: wrap.top, headTop: head.top, headBottom: head.bottom, inview: inview};
+    }())''')
+    assert abs(facts['headTop'] - facts['wrapTop']) <= 1, facts  # the column headers stuck to the top
+    assert min(facts['inview']) > 1400 and max(facts['inview']) < 1600, facts['inview'][:5]
+    browser.eval('document.getElementById("gridwrap").scrollLeft = 400')
+    browser.frame()
+    left = browser.eval('''(function () {
+      var wrap = document.getElementById("gridwrap").getBoundingClientRect();
+      var host = document.querySelector("#grid tbody th.host").getBoundingClientRect();
+      return [wrap.left, host.left];
+    }())''')
+    assert abs(left[0] - left[1]) <= 1, left  # the host names stuck to the left
+    browser.eval('document.getElementById("gridwrap").scrollLeft = 0')
+    browser.frame()
+
+
+def test_3000_hosts_click_on_a_cell_shows_its_message(big_page):
+    browser, report, _p, _s = big_page
+    host = 'node-2503.dc1.example.net'  # i % 10 == 3: the broken sample host's checks
+    cid = 'kernel.option_missing.NETFILTER_XT_MATCH_STATISTIC'
+    message = next(c['message'] for c in report['hosts'][host]['checks'] if c['id'] == cid)
+    browser.eval('document.getElementById("gridwrap").scrollTop = 2496 * 28')
+    browser.frame()
+    where = browser.eval('''(function () {
+      var row = document.querySelector('#grid tbody tr[data-host="%s"]');
+      var cols = JSON.parse(document.getElementById("fleet-data").textContent).columns;
+      var cell = row && row.querySelector('[data-c="' + cols.indexOf("%s") + '"]');
+      if (!cell) { return null; }
+      var r = cell.getBoundingClientRect();
+      return {x: r.left + r.width / 2, y: r.top + r.height / 2, cls: cell.className};
+    }())''' % (host, cid))
+    assert where, 'the row of %s is not rendered after scrolling to it' % host
+    assert where['cls'].split()[:2] == ['cell', 'error']
+    hit = browser.eval('(function (e) { return e ? e.outerHTML.slice(0, 200) : null; }'
+                       '(document.elementFromPoint(%f, %f)))' % (where['x'], where['y']))
+    assert hit and 'cell error' in hit, (hit, where, browser.eval('[innerWidth, innerHeight]'))
+    import time
+    start = time.monotonic()
+    browser.click(where['x'], where['y'])
+    browser.wait_for('document.getElementById("details").textContent.indexOf(%s) >= 0' % json.dumps(host))
+    click_seconds = time.monotonic() - start
+    details = browser.eval('document.getElementById("details").textContent')
+    assert message in details and cid in details
+    assert browser.eval('location.hash') == '#host=%s&check=%s' % (quote(host, safe=''), quote(cid, safe=''))
+    assert browser.eval('document.querySelectorAll("#grid .cell.sel").length') == 1
+    assert browser.console == [], browser.console
+    print('click -> details in %.3f s' % click_seconds)
