@@ -448,6 +448,17 @@ def _package_remedy(ctx: _Context, module: str, symbol: str) -> Optional[Dict[st
     return remedy('install_package', packages=[package], module=module, release=release)
 
 
+def _fix_module_missing(ctx: _Context, module: str, symbol: str) -> str:
+    if _package_remedy(ctx, module, symbol) is not None:
+        return FIX_INSTALL_EXTRA
+    release = (ctx.kernel or {}).get('release') or 'the running kernel'
+    if (ctx.kernel or {}).get('modules_enabled') is False:
+        return ('the kernel was built without module support (CONFIG_MODULES is not set), so no module can be '
+                'loaded: boot a kernel with CONFIG_%s=y, or one with module support' % symbol)
+    return ('CONFIG_%s=m but %s.ko is not installed for %s: install the kernel modules package that matches the '
+            'running kernel (or reboot into the kernel whose modules are installed)' % (symbol, module, release))
+
+
 def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: str) -> None:
     if ctx.kernel is None:
         out.add('kernel.facts_missing', 'warning',
@@ -490,6 +501,11 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
             outcome, evidence, module = _option_outcome(ctx, entry)
             results.append((_OUTCOMES.index(outcome), outcome, evidence, module, entry))
         results.sort(key=lambda r: r[0])
+        if (ctx.kernel or {}).get('found') and any(r[3] is not None for r in results):
+            # a transitional or renamed symbol set to m (IP_NF_TARGET_MASQUERADE=m on >= 5.1) builds no module of its
+            # own: it selects the member that does, so only that member's module state can tell whether it works
+            results = [r for r in results if r[3] is not None
+                       or _get(ctx.kernel, 'options', r[4].symbol) != 'm'] or results
         _rank, outcome, evidence, module, entry = results[0]
         symbol = key[0]
         alts = ' or '.join('CONFIG_' + s for s in key)
@@ -530,7 +546,7 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
         elif outcome == 'module_missing':
             out.add('kernel.module_missing.' + str(module), 'error',
                     '%s; found: %s (built as a module whose file is not installed). Consequence: %s (source: %s).'
-                    % (need, evidence, consequence, sources), FIX_INSTALL_EXTRA,
+                    % (need, evidence, consequence, sources), _fix_module_missing(ctx, str(module), entry.symbol),
                     remedy=_package_remedy(ctx, str(module), entry.symbol))
         elif outcome == 'module_unknown':
             out.add('kernel.module_unknown.' + str(module), 'warning',
@@ -566,7 +582,8 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
                 'point kubenode.netfilter.kernel_config_facts at the config (config_path), or make '
                 '/proc/config.gz appear by loading the configs module (kubenode_kernel_modules_load_configs: true '
                 'with kubenode_kernel_modules_remediate: true, role kubenode.netfilter.kernel_modules)',
-                remedy=None if ctx.kernel.get('modules_enabled') is False else remedy('load_configs', module='configs'))
+                remedy=None if ctx.kernel.get('modules_enabled') is False else remedy('load_configs', module='configs',
+                                                                                     unchecked=unknown))
 
 
 def _check_kernel_versions(ctx: _Context, out: _Collector) -> None:
@@ -696,7 +713,7 @@ def _check_tools(ctx: _Context, out: _Collector) -> None:
                     '%s exists at %s but would not run: %s. Its version and backend could not be checked; if it '
                     'fails the same way for the components that need it (%s), that is an error.' % (
                         tool, info.get('path') if info else '?', info.get('error') if info else '?', why),
-                    'repair or reinstall it: ' + FIX_TOOLS)
+                    'repair or reinstall it: ' + FIX_TOOLS, remedy=_tool_remedy(ctx, tool))
             continue
         if status == 'ok':
             out.add('tool.missing.' + tool, 'ok', '%s %s at %s.' % (tool, info.get('version'), info.get('path')))

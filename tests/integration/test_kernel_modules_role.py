@@ -77,7 +77,7 @@ def test_check_mode_reports_each_module_and_the_file_and_writes_nothing(tmp_path
                                        "kubenode_iptables_backend": "nft"}, check=True)
     msg = report(tasks)
     assert msg["would_load"] == sorted((m for m in IPTABLES_NFT if m != "br_netfilter"), key=str.lower)
-    assert msg["untouched_builtin_or_loaded"] == ["br_netfilter"]
+    assert msg["already_loaded"] == ["br_netfilter"]
     write = tasks["Write the modules-load.d file this role owns"][0]
     assert write["changed"] is True
     after = write["diff"][0]["after"] if isinstance(write["diff"], list) else write["diff"]["after"]
@@ -143,7 +143,8 @@ def test_option_not_set_fails_with_the_kernel_fix(tmp_path):
     _stats, tasks = run_role(tmp_path, {"kubenode_host_root": str(root), "kubenode_kernel_modules_remediate": True,
                                         "kubenode_iptables_backend": "nft"}, check=True, expect_rc=2)
     msg = tasks["Stop if modules the mode needs are missing"][0]["msg"]
-    assert "no package can add xt_statistic" in msg and "generic" in msg
+    # the error finding's own message and fix: the symbol is not built, no package or module can add it
+    assert "CONFIG_NETFILTER_XT_MATCH_STATISTIC" in msg and "no module can add a symbol the kernel was built" in msg
 
 
 def test_no_config_reports_configs_load(tmp_path):
@@ -164,7 +165,12 @@ def test_this_hosts_kernel_check_mode_nothing_to_do(tmp_path, mode):
                                        "kubenode_cni": "flannel"}, check=True)
     msg = report(tasks)
     assert msg["would_load"] == [] and msg["missing"] == [] and msg["unknown"] == []
-    assert "br_netfilter" in msg["untouched_builtin_or_loaded"]
+    # br_netfilter is built in: the check passed and its finding carries no remedy, so the plan has nothing for it
+    checks = tasks["Evaluate the requirements for the chosen mode, distribution and CNI"][-1]["ansible_facts"][
+        "__kubenode_preflight_checks"]
+    [bridge] = [c for c in checks if c["id"] == "kernel.option_ok.BRIDGE_NETFILTER"]
+    assert bridge["remedy"] is None and "built in" in bridge["message"]
+    assert msg["already_loaded"] == []
     assert all(r.get("skipped") for r in tasks["Load each loadable module"])
     assert stats["changed"] == 0 and stats["failures"] == 0
     assert not Path("/etc/modules-load.d/kubenode-netfilter.conf").exists()

@@ -182,8 +182,8 @@ def test_builtin_modules_are_never_loaded(tmp_path):
     assert plan["load"] == [] and plan["persist"] == [] and plan["missing"] == []
     for symbol in ("NETFILTER_XT_MATCH_RECENT", "NETFILTER_XT_MATCH_STATISTIC"):
         assert by_id(findings, "kernel.option_ok." + symbol)["remedy"] is None  # nothing to load or persist
-    # the plan (filter doc, role report "untouched_builtin_or_loaded") lists built-in modules as untouched
-    assert "xt_recent" in plan["untouched"] and "xt_statistic" in plan["untouched"], plan["untouched"]
+    # built-in modules need nothing: no remedy, so the plan names them nowhere (untouched = already loaded)
+    assert plan["untouched"] == [] and plan["needs"] == []
 
 
 @pytest.mark.parametrize("os,package", [
@@ -249,7 +249,7 @@ def test_this_hosts_kernel_has_everything_built_in():
             plan, findings = module_plan(facts, mode, backend, ipv6=True)
             assert plan["load"] == [] and plan["persist"] == [] and plan["missing"] == [], (mode, backend, plan)
             assert len([f for f in findings if f["id"].startswith("kernel.option_ok.")]) >= 10
-            assert len(plan["untouched"]) >= 10, (mode, backend, plan["untouched"])
+            assert plan["untouched"] == [] and plan["needs"] == [], (mode, backend, plan["untouched"])
 
 
 def test_modules_disabled_persists_but_loads_nothing(tmp_path):
