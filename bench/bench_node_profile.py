@@ -82,9 +82,9 @@ def main():
         rows.append(("profile: worst case, 199 unusable CNI files read first", repeat)
                     + timed(gather(worst, True), repeat))
         rows.append(("module run, files only (live_rules=false)", proc_repeat)
-                     + timed(module_run({"root": root, "live_rules": False}), proc_repeat))
+                    + timed(module_run({"root": root, "live_rules": False}), proc_repeat))
         rows.append(("module run with live rules (this host's namespace)", proc_repeat)
-                     + timed(module_run({"root": root}), proc_repeat))
+                    + timed(module_run({"root": root}), proc_repeat))
         baseline = Path(tmp) / "noop.py"
         baseline.write_text("import ansible.module_utils.basic\n")
         rows.append(("  for scale: python3 importing AnsibleModule only", proc_repeat)

@@ -87,8 +87,9 @@ MARKERS = (
     (K3S, ('/etc/rancher/k3s/config.yaml', '/etc/rancher/k3s/config.yaml.d', '/etc/systemd/system/k3s.service',
            '/etc/systemd/system/k3s-agent.service', '/etc/init.d/k3s', '/etc/init.d/k3s-agent', '/usr/local/bin/k3s',
            '/usr/bin/k3s', '/var/lib/rancher/k3s')),
-    (RKE2, ('/etc/rancher/rke2/config.yaml', '/etc/rancher/rke2/config.yaml.d', '/etc/systemd/system/rke2-server.service',
-            '/etc/systemd/system/rke2-agent.service', '/usr/local/lib/systemd/system/rke2-server.service',
+    (RKE2, ('/etc/rancher/rke2/config.yaml', '/etc/rancher/rke2/config.yaml.d',
+            '/etc/systemd/system/rke2-server.service', '/etc/systemd/system/rke2-agent.service',
+            '/usr/local/lib/systemd/system/rke2-server.service',
             '/usr/local/lib/systemd/system/rke2-agent.service', '/usr/lib/systemd/system/rke2-server.service',
             '/usr/lib/systemd/system/rke2-agent.service', '/usr/local/bin/rke2', '/usr/bin/rke2', '/opt/rke2/bin/rke2',
             '/var/lib/rancher/rke2')),
@@ -114,12 +115,15 @@ UNITS = {
     RKE2: ('rke2-server.service', 'rke2-agent.service'),
     K0S: ('k0scontroller.service', 'k0sworker.service'),
 }
-OPENRC = {K3S: ('/etc/init.d/k3s', '/etc/init.d/k3s-agent'), K0S: ('/etc/init.d/k0scontroller', '/etc/init.d/k0sworker')}
+OPENRC = {K3S: ('/etc/init.d/k3s', '/etc/init.d/k3s-agent'),
+          K0S: ('/etc/init.d/k0scontroller', '/etc/init.d/k0sworker')}
 
 # k3s/RKE2 flags read here (urfave/cli): boolean flags take no separate value.
 BOOL_FLAGS = frozenset(('disable-kube-proxy', 'prefer-bundled-bin'))
 SLICE_FLAGS = frozenset(('kube-proxy-arg', 'cni', 'cluster-cidr', 'service-cidr'))
 FLAG_ALIASES = {'c': 'config'}
+# kubeadm's kubeconfigs in /etc/kubernetes: never a KubeProxyConfiguration
+KUBECONFIGS = ('kubelet.conf', 'admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf')
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -633,7 +637,7 @@ def parse_yaml(text: str, use_pyyaml: bool = True) -> List[Any]:
         try:
             return list(_yaml.load_all(text, Loader=_YAML_LOADER))  # nosec: safe loader
         except Exception as exc:  # pylint: disable=broad-except  # YAMLError, RecursionError, ...
-            first = str(exc).strip().split('\n')[0]
+            first = str(exc).strip().split('\n', 1)[0]
             raise YamlError(first or exc.__class__.__name__)
     return parse_yaml_subset(text)
 
@@ -1244,10 +1248,8 @@ class Gatherer(object):
             if found is not None:
                 return found
         for path in list_dir(self.root, '/etc/kubernetes', self.log, ('.yaml', '.yml', '.conf')):
-            if path_kind(self.root, path) != 'file' or path.endswith(('kubelet.conf', 'admin.conf',
-                                                                       'controller-manager.conf', 'scheduler.conf',
-                                                                       'super-admin.conf')):
-                continue  # kubeconfigs
+            if path_kind(self.root, path) != 'file' or path.endswith(KUBECONFIGS):
+                continue
             found = self.kube_proxy_file(path)
             if found is not None:
                 return found
@@ -1255,9 +1257,10 @@ class Gatherer(object):
 
     def kubeadm_cidrs(self) -> Tuple[List[str], str]:
         """Cluster and service CIDRs from the control-plane manifests (flags) or a kubeadm ClusterConfiguration."""
-        for path, flags in (('/etc/kubernetes/manifests/kube-controller-manager.yaml', ('cluster-cidr',
-                                                                                       'service-cluster-ip-range')),
-                            ('/etc/kubernetes/manifests/kube-apiserver.yaml', ('service-cluster-ip-range',))):
+        manifests = (
+            ('/etc/kubernetes/manifests/kube-controller-manager.yaml', ('cluster-cidr', 'service-cluster-ip-range')),
+            ('/etc/kubernetes/manifests/kube-apiserver.yaml', ('service-cluster-ip-range',)))
+        for path, flags in manifests:
             try:
                 text = self.read(path)
             except ReadError as exc:
@@ -1414,4 +1417,3 @@ class Gatherer(object):
         for item in (distro, version, proxy, running, cni, ipv6):
             self.log.mark_used(item.source)
         return Profile(distro, version, proxy, running, cni, ipv6, prefer_bundled, self.log.as_list())
-

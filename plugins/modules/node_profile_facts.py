@@ -119,7 +119,8 @@ ansible_facts:
           type: str
           sample: nftables
         proxy_mode_source:
-          description: The file and key (C(/etc/rancher/k3s/config.yaml.d/50-mode.yaml: kube-proxy-arg=proxy-mode=ipvs)),
+          description: >-
+            The file and key (C(/etc/rancher/k3s/config.yaml.d/50-mode.yaml: kube-proxy-arg=proxy-mode=ipvs)),
             process (C(/proc/1234/cmdline: --proxy-mode=ipvs)), C(default: <the upstream default assumed>) or
             V(unknown).
           returned: always
@@ -144,7 +145,8 @@ ansible_facts:
           type: str
           sample: flannel
         cni_source:
-          description: The file and key (a distribution setting or a CNI config file and its first plugin type),
+          description: >-
+            The file and key (a distribution setting or a CNI config file and its first plugin type),
             C(default: ...) or V(unknown).
           returned: always
           type: str
@@ -156,7 +158,8 @@ ansible_facts:
           type: bool
           sample: false
         ipv6_source:
-          description: The file and keys the CIDRs came from, C(default: ...) or V(unknown).
+          description: >-
+            The file and keys the CIDRs came from, C(default: ...) or V(unknown).
           returned: always
           type: str
           sample: "/etc/rancher/k3s/config.yaml: cluster-cidr"
@@ -169,7 +172,8 @@ ansible_facts:
         searched:
           description:
             - Every file, directory and command looked at, in order, each with C(path) and C(status).
-            - C(status) is V(found), V(used) (a reported value came from it), V(absent), or a word and its cause,
+            - >-
+              C(status) is V(found), V(used) (a reported value came from it), V(absent), or a word and its cause,
               such as C(unreadable: Permission denied), C(invalid: YAML: ...), C(ignored: not a regular file (fifo)),
               C(ignored: resolves outside root (symlink or "..")), C(unreadable: timed out after 5s).
           returned: always
@@ -186,41 +190,41 @@ ansible_facts:
 '''
 
 import os
-import signal
-import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _node_profile as np
+from ansible_collections.kubenode.netfilter.plugins.module_utils._stream import run_stream, stream_lines
 
-C_ENV = {'LC_ALL': 'C', 'LANG': 'C', 'LANGUAGE': 'C'}
 MAX_OUTPUT = 64 * 1024
+MAX_CHAINS_OUTPUT = 64 * 1024 * 1024
 
 
 def run(argv, timeout, limit=MAX_OUTPUT):
-    """Run argv (no shell, C locale) with a deadline; return (rc, stdout, stderr, error); stdout is cut at limit."""
-    env = dict(os.environ)
-    env.update(C_ENV)
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, close_fds=True, start_new_session=True)
-    except OSError as exc:
-        return None, '', '', 'cannot run: %s' % (exc.strerror or exc)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        proc.communicate()
-        return None, '', '', 'timed out after %gs' % timeout
-    return (proc.returncode, (out if limit is None else out[:limit]).decode('utf-8', 'replace'),
-            err[:MAX_OUTPUT].decode('utf-8', 'replace'), None)
+    """Run argv (no shell, C locale, own process group) with a deadline and an output cap; return
+    (rc, stdout, stderr, error), error naming a timeout, an oversized output or a command that would not start."""
+    chunks = []
+    result = run_stream(argv, chunks.append, timeout=timeout, max_bytes=limit)
+    if result.timed_out:
+        return None, '', result.stderr, 'timed out after %gs' % timeout
+    if result.rc is None or result.error:
+        return None, '', result.stderr, result.error or 'could not run'
+    return result.rc, b''.join(chunks).decode('utf-8', 'replace'), result.stderr, None
 
 
 def _first_line(text):
     return (text or '').strip().split('\n')[0][:200]
+
+
+def save_has_kube_services(path, timeout):
+    """Stream ``<ip[6]tables-nft-save> -t nat`` (any size, constant memory); whether it declares KUBE-SERVICES."""
+    seen = []
+
+    def on_line(line):
+        if line.startswith(':KUBE-SERVICES '):
+            seen.append(line)
+    result = stream_lines([path, '-t', 'nat'], on_line, timeout=timeout)
+    return result, bool(seen)
 
 
 def version_runner(timeout):
@@ -248,7 +252,7 @@ def live_rules(module, root, timeout, log):
     if not nft:
         log.add(label, np.ABSENT + ': nft not installed')
     else:
-        rc, out, err, error = run([nft, 'list', 'chains'], timeout, limit=None)
+        rc, out, err, error = run([nft, 'list', 'chains'], timeout, limit=MAX_CHAINS_OUTPUT)
         if error:
             log.add(label, np.UNREADABLE + ': ' + error)
         elif rc != 0:
@@ -273,10 +277,13 @@ def live_rules(module, root, timeout, log):
             if not path:
                 log.add(label, np.ABSENT + ': %s not installed' % save)
                 continue
-            rc, out, err, error = run([path, '-t', 'nat'], timeout, limit=None)
-            if error or rc != 0:
-                log.add(label, np.UNREADABLE + ': ' + (error or 'rc %d: %s' % (rc, _first_line(err or out))))
-            elif any(line.startswith(':KUBE-SERVICES ') for line in out.split('\n')):
+            result, seen = save_has_kube_services(path, timeout)
+            if result.timed_out:
+                log.add(label, np.UNREADABLE + ': timed out after %gs' % timeout)
+            elif result.rc is None or result.error or result.rc != 0:
+                log.add(label, np.UNREADABLE + ': ' + (result.error or 'rc %s: %s' % (
+                    result.rc, _first_line(result.stderr))))
+            elif seen:
                 log.add(label, np.FOUND)
                 live.kube_services.append('%s nat KUBE-SERVICES' % tool)
             else:

@@ -30,12 +30,25 @@ MODULE = "ansible_collections.kubenode.netfilter.plugins.modules.node_profile_fa
 EMPTY_ROOT = kntest.FIXTURES / "node-profile" / "empty"
 
 
-def run_module(ns, tmp_path, args=None):
+def run_module(ns, tmp_path, args=None, hide=None):
+    """Execute the module file inside the namespace; `hide`: /usr/sbin entries to hide (private mount namespace)."""
     argsfile = tmp_path / "args.json"
     argsfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}))
     env = dict(os.environ)
     env["PYTHONPATH"] = str(kntest.COLLECTIONS_ROOT)
-    proc = ns.run([sys.executable, "-m", MODULE, str(argsfile)], check=False, env=env)
+    argv = [sys.executable, "-m", MODULE, str(argsfile)]
+    if hide:
+        # /usr/sbin shows symlinks into the real one (bound at ORIG) for every entry but the hidden ones
+        orig, shadow = tmp_path / "orig-sbin", tmp_path / "sbin"
+        orig.mkdir()
+        shadow.mkdir()
+        for entry in os.listdir("/usr/sbin"):
+            if entry not in hide:
+                (shadow / entry).symlink_to(orig / entry)
+        argv = ["unshare", "-m", "--propagation", "private", "/bin/sh", "-ec",
+                'mount --bind /usr/sbin "$0"; mount --bind "$1" /usr/sbin; shift; exec "$@"',
+                str(orig), str(shadow)] + argv
+    proc = ns.run(argv, check=False, env=env)
     assert proc.returncode == 0, "module failed: rc %d\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr)
     result = json.loads(proc.stdout)
     assert not result.get("failed"), result
@@ -103,6 +116,24 @@ def test_kube_proxy_nft_table_is_nftables_mode(family, tmp_path):
         assert (facts["proxy_mode_running"], facts["proxy_mode_running_source"]) == (
             "nftables", "nft table %s kube-proxy" % family)
         assert status(facts, "nft list chains") == "found: 1 tables, 2 chains"
+
+
+@pytest.mark.parametrize("tool", ["iptables-nft", "ip6tables-nft"])
+def test_without_nft_the_save_tools_are_read(tool, tmp_path):
+    """No nft on the node: iptables-nft-save -t nat is streamed instead (iptables-nft -S calls a missing chain
+    'incompatible'); the kube-proxy nft table is then not visible, which is fine: that mode cannot run without nft."""
+    if missing_requirements("unshare", "mount"):
+        pytest.skip(missing_requirements("unshare", "mount"))
+    with netns("kn-profile") as ns:
+        kube_services(ns, tool)
+        facts = run_module(ns, tmp_path, {"root": "/"}, hide=("nft",))
+        assert status(facts, "nft list chains") == "absent: nft not installed"
+        save = tool.replace("tables-nft", "tables-nft-save")
+        other = "ip6tables-nft-save" if tool == "iptables-nft" else "iptables-nft-save"
+        assert status(facts, "%s -t nat" % save) == "found"
+        assert status(facts, "%s -t nat" % other) == "absent"
+        assert (facts["proxy_mode_running"], facts["proxy_mode_running_source"]) == (
+            "iptables", "%s nat KUBE-SERVICES" % tool)
 
 
 def test_kube_ipvs0_device_is_ipvs_mode_even_with_kube_services(tmp_path):

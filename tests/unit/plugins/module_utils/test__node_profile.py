@@ -311,9 +311,9 @@ def test_every_fixture_root_has_an_expectation():
 def test_fixture_root(name, use_pyyaml):
     facts = np.Gatherer(str(pr.fixture(name)), run_version=_run_version, use_pyyaml=use_pyyaml).gather().as_dict()
     dist, mode, mode_src, cni, cni_src, ipv6, ipv6_src = ROOTS[name]
-    assert (facts["distribution"], facts["proxy_mode"], facts["proxy_mode_source"], facts["cni"],
-            facts["cni_source"], facts["ipv6"], facts["ipv6_source"]) == (dist, mode, mode_src, cni, cni_src, ipv6,
-                                                                         ipv6_src)
+    got = (facts["distribution"], facts["proxy_mode"], facts["proxy_mode_source"], facts["cni"], facts["cni_source"],
+           facts["ipv6"], facts["ipv6_source"])
+    assert got == (dist, mode, mode_src, cni, cni_src, ipv6, ipv6_src)
     assert facts["proxy_mode_running"] is None and facts["proxy_mode_running_source"] == "unknown"
     # every source that names a file names one marked `used` in searched
     searched = dict((s["path"], s["status"]) for s in facts["searched"])
