@@ -298,8 +298,7 @@ def _lines(text: str) -> Iterable[str]:
     while start < size:
         end = text.find('\n', start + _PARSE_CHUNK)
         end = size if end < 0 else end + 1
-        for line in text[start:end].splitlines():
-            yield line
+        yield from text[start:end].splitlines()
         start = end
 
 
