@@ -203,3 +203,39 @@ def test_catalog_symbols_known_to_real_kernels(path):
     unknown = sorted(s for s in applicable if config.state(s) == "absent")
     # the few absent ones are options a kernel may legitimately lack (dependencies off), never typos
     assert len(unknown) <= 12, unknown
+
+
+# ---- every mode, CNI and distribution has a row in every table ----------------------------------------------------
+
+def test_every_mode_cni_and_distribution_has_a_row_in_every_table():
+    assert set(req.MODE_ROWS) == set(req.MODES)
+    assert set(req.CNI_ROWS) == set(req.CNIS) | {"other"} and req.CNI_CHOICES == tuple(req.CNI_ROWS)
+    assert set(req.DISTRIBUTION_ROWS) == set(req.DISTRIBUTIONS)
+    components = {entry.component for entry in req.CATALOG}
+    for cni in req.CNIS:
+        assert "cni:" + cni in components, cni  # a CNI of the catalog has kernel rows
+    for mode, row in req.MODE_ROWS.items():
+        assert set(row.kube_proxy_tools + row.ipv6_tools) <= set(req.TOOLS), mode
+        assert row.hint_severity in req.SEVERITIES and row.source, mode
+        assert any(mode in entry.modes for entry in req.CATALOG), mode
+    for cni, row in req.CNI_ROWS.items():
+        assert row.host_iptables in req.SEVERITIES and row.host_iptables_why and row.source, cni
+        assert row.bridge in (True, False, None), cni
+    for name, row in req.DISTRIBUTION_ROWS.items():
+        assert row.kube_proxy_runs in ("host", "k3s", "image"), name
+        assert set(row.bundled_tools) <= set(req.TOOLS) and all(d.startswith("/") for d in row.bundled_dirs), name
+        assert not row.bundled_tools or row.bundled_dirs, name  # bundled tools are looked for somewhere
+    for os_name, packages in req.TOOL_PACKAGES.items():
+        assert set(packages) == set(req.TOOLS), os_name
+    assert set(req.REMEDY_FLAGS.values()) and all(v.startswith("kubenode_") for v in req.REMEDY_FLAGS.values())
+
+
+def test_bundled_dirs_and_packages_lookups():
+    assert req.bundled_dirs("k3s") == ["/var/lib/rancher/k3s/data/current/bin",
+                                       "/var/lib/rancher/k3s/data/current/bin/aux"]
+    assert req.bundled_dirs("generic") == [] and req.bundled_dirs("nonsense") == [] and req.bundled_dirs(None) == []
+    assert req.tool_packages("RedHat", "RedHat", "8")["iptables"] == "iptables"
+    assert req.tool_packages("Rocky", "RedHat", "9")["iptables"] == "iptables-nft"
+    assert req.tool_packages("Gentoo", "Gentoo", "2") is None
+    assert req.extra_modules_package("Ubuntu", "Debian", "6.8.0-1-generic") == "linux-modules-extra-6.8.0-1-generic"
+    assert req.extra_modules_package("Debian", "Debian", "6.1.0-18-amd64") is None
