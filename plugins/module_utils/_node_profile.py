@@ -155,12 +155,11 @@ class Log(object):
             item.status = status
 
     def mark_used(self, source: Optional[str]) -> None:
-        if not source:
-            return
-        path = source.split(': ', 1)[0]
-        item = self._index.get(path)
-        if item is not None and item.status == FOUND:
-            item.status = USED
+        """Mark every path named in a source (``a: k, b: k2``) as used."""
+        for part in (source or '').split(', '):
+            item = self._index.get(part.split(': ', 1)[0])
+            if item is not None and item.status == FOUND:
+                item.status = USED
 
     def as_list(self) -> List[Dict[str, str]]:
         return [item.as_dict() for item in self.items]
@@ -792,8 +791,7 @@ def unit_argv(root: str, distro: str, log: Log, read: Callable[[str], str]) -> T
             try:
                 text = read(path)
             except ReadError as exc:
-                if exc.status != ABSENT:
-                    log.add(path, exc.status)
+                log.add(path, exc.status)
                 continue
             try:
                 argv = _exec_start(text)
@@ -802,7 +800,7 @@ def unit_argv(root: str, distro: str, log: Log, read: Callable[[str], str]) -> T
                 continue
             log.add(path, FOUND)
             source = path
-            for drop in list_dir(root, '/etc/systemd/system/%s.d' % name, _Quiet(log), ('.conf',)):
+            for drop in list_dir(root, '/etc/systemd/system/%s.d' % name, log, ('.conf',)):
                 try:
                     dtext = read(drop)
                     dargv = _exec_start(dtext)
@@ -821,8 +819,7 @@ def unit_argv(root: str, distro: str, log: Log, read: Callable[[str], str]) -> T
         try:
             text = read(path)
         except ReadError as exc:
-            if exc.status != ABSENT:
-                log.add(path, exc.status)
+            log.add(path, exc.status)
             continue
         try:
             args = _openrc_args(text)
@@ -833,18 +830,6 @@ def unit_argv(root: str, distro: str, log: Log, read: Callable[[str], str]) -> T
         if args is not None:
             return [path] + args, path
     return None, ''
-
-
-class _Quiet(Log):
-    """Passes entries on, except an absent drop-in directory (not worth a line per unit)."""
-
-    def __init__(self, log: Log) -> None:
-        super(_Quiet, self).__init__()
-        self.log = log
-
-    def add(self, path: str, status: str) -> None:
-        if status != ABSENT:
-            self.log.add(path, status)
 
 
 def last(settings: Sequence[Setting], flag: str) -> Optional[Setting]:
@@ -1138,9 +1123,7 @@ class Gatherer(object):
                 if kind in ('file', 'dir', 'other'):
                     self.log.add(path, FOUND)
                     return Value(distro, path)
-                if kind.startswith(IGNORED):
-                    self.log.add(path, kind)
-        self.log.add('distribution markers (%d paths)' % sum(len(m) for _d, m in MARKERS), ABSENT)
+                self.log.add(path, kind)  # absent, or ignored: resolves outside root
         return Value(UNKNOWN, UNKNOWN)
 
     def version(self, distro: str) -> Value:
@@ -1351,6 +1334,8 @@ class Gatherer(object):
                     if picked is not None:
                         cni = Value(picked, values[-1].source)
                         cni_dirs = []
+                    else:
+                        no_default = '%s=%s and no CNI config in %s' % (values[-1].source, ','.join(names), CNI_DIR)
             cidrs = [v for flag in ('cluster-cidr', 'service-cidr') for item in every(settings, flag)
                      for v in split_list(item.value)]
             if cidrs:
@@ -1376,7 +1361,9 @@ class Gatherer(object):
                     mapped = {'kuberouter': KUBE_ROUTER, 'calico': CALICO}.get(provider.strip().lower())
                     if mapped:
                         cni = Value(mapped, src + 'provider')
-                    elif provider.strip().lower() != 'custom':
+                    elif provider.strip().lower() == 'custom':
+                        no_default = src + 'provider=custom and no CNI config in ' + CNI_DIR
+                    else:
                         cni = Value(UNKNOWN, src + 'provider (%s: not kuberouter, calico or custom)' % provider)
                 dual = net.get('dualStack') if isinstance(net.get('dualStack'), dict) else {}
                 cidrs = [to_text(net.get(k)) or '' for k in ('podCIDR', 'serviceCIDR')]

@@ -402,6 +402,40 @@ def test_k3s_flannel_none_without_cni_file_is_unknown(tmp_path):
         "unknown", "/etc/rancher/k3s/config.yaml: flannel-backend=none and no CNI config in /etc/cni/net.d")
 
 
+@pytest.mark.parametrize("path, text, source", [
+    ("/etc/rancher/rke2/config.yaml", "cni: none\n",
+     "/etc/rancher/rke2/config.yaml: cni=none and no CNI config in /etc/cni/net.d"),
+    ("/etc/k0s/k0s.yaml", "spec:\n  network:\n    provider: custom\n",
+     "/etc/k0s/k0s.yaml: spec.network.provider=custom and no CNI config in /etc/cni/net.d"),
+])
+def test_explicitly_no_bundled_cni_never_falls_back_to_the_default(tmp_path, path, text, source):
+    root = tmp_path / "root"
+    pr.write(root, path, text)
+    facts = np.Gatherer(str(root)).gather().as_dict()
+    assert (facts["cni"], facts["cni_source"]) == ("unknown", source)
+    pr.write(root, "/etc/cni/net.d/10-calico.conflist", json.dumps(pr.CALICO_CONFLIST))
+    facts = np.Gatherer(str(root)).gather().as_dict()
+    assert (facts["cni"], facts["cni_source"]) == ("calico", "/etc/cni/net.d/10-calico.conflist: type calico")
+
+
+def test_searched_lists_every_path_in_order_and_marks_every_used_one():
+    facts = np.Gatherer(str(pr.fixture("k3s-openrc-ipv6"))).gather().as_dict()
+    searched = facts["searched"]
+    paths = [s["path"] for s in searched]
+    # the markers tried before the OpenRC script (which marked k3s), then the units tried for flags (absent)
+    assert paths[:6] == ["/etc/rancher/k3s/config.yaml", "/etc/rancher/k3s/config.yaml.d",
+                         "/etc/systemd/system/k3s.service", "/etc/systemd/system/k3s-agent.service", "/etc/init.d/k3s",
+                         "/usr/local/lib/systemd/system/k3s.service"]
+    assert {"path": "/usr/lib/systemd/system/k3s-agent.service", "status": "absent"} in searched
+    assert {"path": "/etc/init.d/k3s", "status": "used"} in searched
+    assert len(paths) == len(set(paths))
+    empty = np.Gatherer(str(pr.fixture("empty"))).gather().as_dict()["searched"]
+    assert [s["status"] for s in empty] == ["absent"] * len(empty)
+    assert [s["path"] for s in empty[len(np.MARKERS[0][1]) + sum(len(m) for _d, m in np.MARKERS[1:]):]] == [
+        "/proc/*/cmdline", "/var/lib/kubelet/pods", "/var/lib/kube-proxy/config.conf", "/etc/kubernetes",
+        "/etc/kubernetes/manifests/kube-controller-manager.yaml", "/etc/cni/net.d", "/proc/net/dev", "/proc/net/ip_vs"]
+
+
 def test_lexically_first_cni_file_wins(tmp_path):
     root = tmp_path / "root"
     pr.write(root, "/var/lib/kubelet/config.yaml", "kind: KubeletConfiguration\n")
