@@ -63,6 +63,9 @@ def hostile_root(root: Path, outside: Path) -> Path:
     (drop / "60-dir.yaml").mkdir()
     write(drop, "70-deep.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
     write(drop, "80-alias.yaml", "a: &x [1]\nb: [*x, *x, *x]\n")
+    laughs = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    laughs += ["l%d: &l%d [%s]" % (i, i, ", ".join(["*l%d" % (i - 1)] * 9)) for i in range(1, 10)]
+    write(drop, "85-laughs.yaml", "\n".join(laughs) + "\n")                # a billion laughs: never expanded
     write(drop, "90-flannel.yaml", "flannel-backend: none\n")
     cni = root / "etc/cni/net.d"
     cni.mkdir(parents=True)
