@@ -112,12 +112,12 @@ def awx_answer_errors(item, value):
             errors.append("too long")
         return errors
     if qtype == "integer":
-        if type(value) is not int:
+        if not isinstance(value, int) or isinstance(value, bool):  # AWX: type(value) != int
             return ["expected an integer"]
         return [e for e, bad in (("too small", item.get("min") not in ("", None) and value < int(item["min"])),
                                  ("too large", item.get("max") not in ("", None) and value > int(item["max"]))) if bad]
     if qtype == "multiselect":
-        if type(value) is not list:
+        if not isinstance(value, list):
             return ["expected a list"]
         return ["%r not a choice" % v for v in value if v not in _choices(item)]
     if qtype == "multiplechoice":

@@ -64,8 +64,8 @@ def test_checker_rejects_spec_level_problems():
 
 
 def test_defaults_that_fail_are_dropped_like_awx_does():
-    spec = {"spec": [dict(GOOD_QUESTION, required=False, default=""), {"type": "text", "variable": "t", "default": "x",
-                                                                      "max": 0}]}
+    too_long = {"type": "text", "variable": "t", "default": "x", "max": 0}
+    spec = {"spec": [dict(GOOD_QUESTION, required=False, default=""), too_long]}
     assert awx_extra_vars(spec) == {}
 
 

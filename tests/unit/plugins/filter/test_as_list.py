@@ -36,7 +36,7 @@ AS_LIST = FilterModule().filters()['as_list']
 def test_as_list(value, expected):
     result = AS_LIST(value)
     assert result == expected
-    assert type(result) is list
+    assert result.__class__ is list  # a plain list, not a lazy/tagged subclass
 
 
 def test_as_list_returns_a_copy():
