@@ -411,3 +411,48 @@ def test_valid_release_never_admits_a_path(text):
     if kc.valid_release(text):
         assert "/" not in text and ".." not in text and "\x00" not in text and text not in ("", ".")
         assert kc.find_modules_dir("/nonexistent-root", text) is None
+
+
+# ---------------------------------------------------------------------------------------------- bounded scans
+
+def test_disk_scan_stops_and_says_unknown(tmp_path, monkeypatch):
+    """A modules tree larger than the scan bound: a module not found before the stop is `unknown`, not `missing`."""
+    monkeypatch.setattr(kc, "MAX_DISK_SCAN_FILES", 50)
+    root = kr.build_root(tmp_path / "node", release=REL, ko_files=["kernel/drivers/f%03d.ko" % i for i in range(80)],
+                         modules_dep=["kernel/drivers/f000.ko"])
+    config = kc.KernelConfig("c", kc.parse_config_text("CONFIG_MODULES=y\nCONFIG_%s=m\n" % STAT))
+    state = kc.module_states(config, [(STAT, "xt_statistic")], kc.gather_evidence(str(root), REL))["xt_statistic"]
+    assert state.state == "unknown" and "stopped after 50 files" in state.reason
+
+
+def test_installed_kernels_are_bounded(tmp_path):
+    root = tmp_path / "node"
+    for i in range(boot.MAX_INSTALLED + 8):
+        (root / "lib/modules" / ("6.1.%d-amd64" % i)).mkdir(parents=True)
+    releases = boot.installed_releases(str(root))
+    assert len(releases) == boot.MAX_INSTALLED
+    assert releases[0] == "6.1.%d-amd64" % (boot.MAX_INSTALLED + 7)     # newest first, the oldest left out
+
+
+@pytest.mark.parametrize("name, content", [
+    ("boot/grub/grub.cfg", b"menuentry 'x' {\n" * 200000),        # deep, unclosed nesting: no recursion, no error
+    ("boot/grub/grubenv", b"saved_entry=" + b"9" * 100000),         # over the bound: not read
+    ("efi/loader/loader.conf", b"default *\n" + b"#" * 70000),      # over the bound: not a systemd-boot config
+])
+def test_hostile_boot_files(name, content, tmp_path):
+    root = kr.build_installed_root(tmp_path / "node", [kr.Kernel(REL, WSL)], running=REL)
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    facts, error = kcf.gather(str(root), kernels="all")
+    assert error is None and list(facts["installed"]) == [REL]
+    assert facts["next_boot"] in (None, REL)
+
+
+def test_fifo_as_grub_cfg_is_no_hang(tmp_path):
+    root = kr.build_installed_root(tmp_path / "node", [kr.Kernel(REL, WSL)], running=REL)
+    (root / "boot/grub").mkdir(parents=True)
+    os.mkfifo(root / "boot/grub/grub.cfg")
+    kr.link_vmlinuz(root, REL)
+    result = run_module({"root": str(root), "kernels": "all"}, tmp_path)["ansible_facts"]["kernel_config"]
+    assert result["next_boot"] == REL and result["next_boot_source"] == "vmlinuz-symlink"
