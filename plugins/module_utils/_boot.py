@@ -174,8 +174,13 @@ def release_from_image(root: str, path: Optional[str], known: Sequence[str]) -> 
         path = path[path.index(')') + 1:]
     base = path.rstrip('/').rsplit('/', 1)[-1]
     for prefix in IMAGE_PREFIXES:
-        if base.startswith(prefix) and kc.valid_release(base[len(prefix):]):
-            return base[len(prefix):]
+        rel = base[len(prefix):]
+        if base.startswith(prefix) and kc.valid_release(rel):
+            if rel in known:
+                return rel
+            # Ubuntu's signed images: vmlinuz-<release>.efi.signed; the release is the longest known prefix
+            longer = [k for k in known if rel.startswith(k + '.')]
+            return max(longer, key=len) if longer else rel
     for part in path.split('/'):
         if part in known:
             return part
@@ -372,9 +377,12 @@ def _grub_next(root: str, known: Sequence[str], entries: List[Entry], defaults: 
             default = '${saved_entry}'
         else:
             default = '0'
-    if env.get('next_entry'):
+    honours_next = cfg is None or any('${next_entry}' in d for d in defaults)
+    if env.get('next_entry') and honours_next:
         selector, how = env['next_entry'], ' (next_entry in %s, set by grub-reboot)' % env_path
     elif default == '${saved_entry}':
+        # set default="${saved_entry}" expands before 00_header restores saved_entry from prev_saved_entry (the
+        # older grub-reboot's boot-once): the next boot is saved_entry either way
         selector = env.get('saved_entry') or '0'
         how = how + (' (saved_entry in %s)' % env_path if env.get('saved_entry') else ' (no saved_entry: entry 0)')
     elif '$' in default:

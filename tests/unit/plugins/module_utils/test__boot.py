@@ -182,6 +182,33 @@ def test_grub_debian(default, env, expected, fragment, tmp_path):
     assert fragment in nb.reason
 
 
+@pytest.mark.parametrize("env, expected", [
+    ({}, SPLIT),
+    ({"saved_entry": sel(NOSTAT)}, NOSTAT),
+    ({"saved_entry": "Advanced options for Ubuntu>Ubuntu, with Linux %s" % NONFT}, NONFT),
+    ({"saved_entry": sel(NOSTAT), "prev_saved_entry": sel(GOOD)}, NOSTAT),   # the boot-once of the old grub-reboot
+    ({"next_entry": "1>6"}, GOOD),
+])
+def test_grub_ubuntu_shape(env, expected, tmp_path):
+    """Ubuntu's grub.cfg: separate /boot (paths without /boot), signed images (vmlinuz-<release>.efi.signed),
+    initrdfail / prev_saved_entry blocks, the firmware entry inside an if."""
+    root = node(tmp_path, GOOD, NOSTAT, NONFT, SPLIT)
+    kr.write_grub_debian(root, NEWEST_FIRST, ubuntu=True, **env)
+    nb = boot.next_boot(str(root), boot.installed_releases(str(root)))
+    assert (nb.release, nb.source) == (expected, "grub"), nb
+    assert ".efi.signed" in nb.reason
+
+
+def test_next_entry_only_where_grub_cfg_reads_it(tmp_path):
+    """A hand-written grub.cfg without the next_entry branch: GRUB never looks at next_entry, so neither do we."""
+    root = node(tmp_path, GOOD, NOSTAT)
+    (root / "boot/grub").mkdir(parents=True)
+    (root / "boot/grub/grub.cfg").write_text("set default=0\nmenuentry 'a' {\n linux /boot/vmlinuz-%s\n}\n"
+                                             "menuentry 'b' {\n linux /boot/vmlinuz-%s\n}\n" % (GOOD, NOSTAT))
+    (root / "boot/grub/grubenv").write_text(kr.grubenv(next_entry="1"))
+    assert boot.next_boot(str(root), [NOSTAT, GOOD]).release == GOOD
+
+
 @pytest.mark.parametrize("selector, fragment", [
     ("uefi-firmware", "boots no Linux kernel"),
     ("1", "is a submenu"),
