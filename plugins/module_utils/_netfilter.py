@@ -314,6 +314,8 @@ class NftJsonStream(object):
         self._retry_len = 0  # do not retry a failed element decode before the pending text is this long
         self._pending = []  # type: List[str]
         self._pending_len = 0
+        self._after_item = False
+        self._final = False
         self._whole = []  # type: List[str]
         self._whole_len = 0
         self._head = ''
@@ -377,23 +379,34 @@ class NftJsonStream(object):
         pos = self._pos
         end = len(buf)
         while True:
-            while pos < end and buf[pos] in ' \t\r\n,':
+            while pos < end and buf[pos] in ' \t\r\n':
                 pos += 1
             if pos >= end:
                 break
-            if buf[pos] == ']':
+            char = buf[pos]
+            if self._after_item and char == ',':
+                pos += 1
+                self._after_item = False
+                continue
+            if char == ']' and (self._after_item or self.items == 0):
                 self._state = 'tail'
                 rest = buf[pos + 1:]
                 self._buf = ''
                 self._pos = 0
                 self._tail(rest)
                 return
+            if self._after_item:
+                raise NetfilterParseError('%s: expected "," or "]" in the "nftables" list, got %r'
+                                          % (self.what, buf[pos:pos + 200]))
             try:
                 item, nxt = self._json.raw_decode(buf, pos)
             except ValueError:
                 self._retry_len = max(2 * (end - pos), 4096)  # amortised: retry after the pending part doubled
                 break
+            if nxt >= end and not self._final and isinstance(item, (int, float)) and not isinstance(item, bool):
+                break  # a number at the end of a chunk may go on in the next one
             self._retry_len = 0
+            self._after_item = True
             pos = nxt
             self.items += 1
             if isinstance(item, dict):
@@ -414,6 +427,7 @@ class NftJsonStream(object):
         if self._state == 'head':
             raise NetfilterParseError('%s: no output (expected nft JSON)' % self.what)
         if self._state == 'items':
+            self._final = True
             self._buf = self._buf[self._pos:] + ''.join(self._pending)
             self._pending = []
             self._pending_len = 0

@@ -25,10 +25,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _netfilter as nf
 from ansible_collections.kubenode.netfilter.plugins.module_utils._stream import (
-    CAUSE_ABSENT, CAUSE_FAILED, CAUSE_PERMISSION, CAUSE_TIMEOUT, LineSplitter, OutputLimitError, StreamResult,
+    CAUSE_ABSENT, CAUSE_FAILED, LineSplitter, OutputLimitError, StreamResult,
     cause_of, run_stream)
 
-DEFAULT_COMMAND_TIMEOUT = 30
+# nft 1.0.6 needs ~8 s of CPU to list a 100k-rule table and took 30 s on a loaded 2-core machine
+# (bench/bench_netfilter_backend.py): 60 s leaves room for a big node without letting a hung tool stall the play long.
+DEFAULT_COMMAND_TIMEOUT = 60
 MAX_SMALL_OUTPUT = 1024 * 1024            # --version, -C probes: far more than any real tool prints
 MAX_STREAM_OUTPUT = 4 * 1024 * 1024 * 1024  # save dumps and nft -j listings are streamed; the deadline bounds them
 MAX_FILE_BYTES = 64 * 1024                # /proc and sysctl files hold a line; /dev/zero behind one must not grow
@@ -642,8 +644,12 @@ class Gatherer(object):
         listing, error, result = self.nft_table(nft, family, table.name, classify=True)
         if listing is None:
             self.errors.append(error or 'cannot list %s %s' % (family, table.name))
-            self.nft_failed('iptables_nft_parse_errors', '%s -j list table %s %s' % (nft, family, table.name), error,
-                            result)
+            command = '%s -j list table %s %s' % (nft, family, table.name)
+            self.nft_failed('iptables_nft_parse_errors', command, error, result)
+            self.nft_failed('backends.nft.' + ipver, command, error, result)
+            # the save tool's counts of an incompatible table are not the table's: unknown, never 0
+            entry.chains = len(table.chains)
+            entry.rules = None
             return []
         entry.chains = len(listing.chains)
         entry.rules = listing.rules

@@ -276,3 +276,99 @@ def test_sysctl_relpath(name, rel):
 @pytest.mark.parametrize('raw, value', [('1\n', 1), ('262144', 262144), ('-1', -1), ('4096\t87380', '4096\t87380')])
 def test_sysctl_value(raw, value):
     assert nf.parse_sysctl_value(raw) == value
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The streaming nft JSON reader (issue 17): same result as the whole-document parser, any chunking, hostile shapes
+
+def stream_items(data, chunk, what='nft -j list table'):
+    items = []
+    reader = nf.NftJsonStream(items.append, what)
+    raw = data.encode('utf-8') if isinstance(data, str) else data
+    for start in range(0, len(raw), chunk):
+        reader.feed(raw[start:start + chunk])
+    reader.finish()
+    return items
+
+
+@pytest.mark.parametrize('name', ['kube-proxy-nft.nft-table.json', 'iptables-own.nft-table.json',
+                                  'nft-incompatible.nft-table.json', 'nft-hint.nft-chains.json', 'empty.nft-chains.json'])
+@pytest.mark.parametrize('chunk', [1, 3, 64, 1 << 20])
+def test_stream_equals_whole(name, chunk):
+    whole = json.loads(text(name))['nftables']
+    assert stream_items(text(name), chunk) == [i for i in whole if isinstance(i, dict)]
+
+
+@pytest.mark.parametrize('doc', [
+    '{"nftables": []}', ' \n{ "nftables" : [ {"a": 1} , 2, {"b": [1, {"c": "]}"}]} ] }\n',
+    '{"x": 1, "nftables": [{"a": 1}]}',  # another key first: parsed whole
+    '{"nftables": [{"s": "\\u00e9\\"]"}]}',
+])
+def test_stream_odd_but_valid_layouts(doc):
+    assert stream_items(doc, 2) == [i for i in json.loads(doc)['nftables'] if isinstance(i, dict)]
+
+
+@pytest.mark.parametrize('bad', ['', '[]', '{"x": 1}', '{"nftables": [', '{"nftables": [{"a": 1} {"b": 2}]}',
+                                 '{"nftables": [{"a": 1}]} trailing', 'null', '{"nftables": {}}'])
+def test_stream_bad_documents_name_the_command(bad):
+    with pytest.raises(nf.NetfilterParseError, match='nft -j list chains'):
+        stream_items(bad, 5, 'nft -j list chains')
+
+
+def test_stream_element_cap():
+    reader = nf.NftJsonStream(lambda _i: None, 'nft -j list table ip x', max_item=1000)
+    reader.feed(b'{"nftables": [{"chain": "')
+    with pytest.raises(nf.NetfilterParseError, match='longer than 1000 bytes'):
+        for _ in range(100):
+            reader.feed(b'a' * 100)
+
+
+@pytest.mark.parametrize('item, message', [
+    ({'chain': []}, 'not an object'), ({'chain': {'family': 'ip', 'table': 't'}}, "without 'name'"),
+    ({'chain': {'family': [], 'table': 't', 'name': 'c'}}, 'family that is not a string'),
+    ({'chain': {'family': 'ip', 'table': 't', 'name': 'c', 'hook': 1}}, 'hook that is not a string'),
+    ({'chain': {'family': 'ip', 'table': 't', 'name': 'c', 'handle': '1'}}, 'handle that is not an integer'),
+    ({'chain': {'family': 'ip', 'table': 't', 'name': 'c', 'prio': []}}, 'prio that is not a number'),
+])
+def test_chain_shapes(item, message):
+    with pytest.raises(nf.NetfilterParseError, match=message):
+        nf.chain_from_item(item, 'nft -j list chains')
+
+
+@pytest.mark.parametrize('item, message', [
+    ({'rule': 'x'}, 'not an object'), ({'rule': {'family': 'ip', 'table': 't'}}, "without 'chain'"),
+    ({'rule': {'family': 'ip', 'table': 't', 'chain': 'c', 'expr': {}}}, 'expr is not a list'),
+    ({'rule': {'family': 'ip', 'table': 't', 'chain': 'c', 'comment': 1}}, 'comment is not a string'),
+])
+def test_rule_shapes(item, message):
+    with pytest.raises(nf.NetfilterParseError, match=message):
+        nf.rule_from_item(item, 'nft -j list table ip t')
+
+
+@pytest.mark.parametrize('expr', [
+    [{'match': {'left': {'meta': {'key': ['skuid']}}, 'right': 0}}],
+    [{'match': {'left': {'payload': {'protocol': {'x': 1}, 'field': ['f']}}, 'right': 1}}],
+    [{'mangle': {'key': {'meta': ['mark']}}}], [{'mangle': {'key': {'ct': 1}}}], [{'mangle': 'x'}],
+    [['accept']], [None], {'match': 1}, 'accept', 5,
+])
+def test_classify_hostile_shapes_flag_not_raise(expr):
+    hits = nf.classify_expressions(expr)
+    assert hits and all(isinstance(h, nf.ExprHit) for h in hits)
+    assert nf.blocking_hits(hits)
+
+
+def test_version_parser_is_the_collections_one():
+    from ansible_collections.kubenode.netfilter.plugins.module_utils import _version
+    assert nf.version_tuple is _version.version_tuple
+    assert nf.parse_version_output('iptables v1.6.1').backend == 'legacy'
+    assert nf.parse_version_output('iptables v1.8.0').backend is None
+
+
+def test_stream_number_split_across_chunks():
+    doc = '{"nftables": [12345, {"a": 1}, 67]}'
+    seen = []
+    reader = nf.NftJsonStream(seen.append, 'nft -j list chains')
+    for piece in ('{"nftables": [12', '345, {"a": 1}, 6', '7]}'):
+        reader.feed(piece.encode())
+    reader.finish()
+    assert seen == [{'a': 1}] and reader.items == 3 and json.loads(doc)

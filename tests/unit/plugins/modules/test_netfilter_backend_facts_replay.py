@@ -370,3 +370,16 @@ def test_module_main_replayed(run_main):
 def test_module_fails_on_unusable_options(run_main, args, msg):
     result, _seen = run_main(args)
     assert result.get('failed') is True and msg in result['msg'], result
+
+
+def test_incompatible_table_that_nft_cannot_list_has_unknown_counts():
+    """Never 0 rules for a table nobody could read: the save tool's counts of an incompatible table are not its own."""
+    rec = load('nft-incompatible')
+    cmd = command(rec, 'nft', '-j', 'list', 'table', 'ip', 'filter')
+    cmd.update({'rc': None, 'stdout': '', 'stderr': '', 'timed_out': True,
+                'error': '%s did not finish within 60 s (killed)' % ' '.join(cmd['argv'])})
+    facts = replay(rec)
+    table = facts['backends']['nft']['ipv4']['tables']['filter']
+    assert table['incompatible'] is True and table['rules'] is None and table['chains'] == 1  # FORWARD only
+    whats = [(u['what'], u['cause']) for u in facts['unreadable']]
+    assert ('backends.nft.ipv4', 'timeout') in whats and ('iptables_nft_parse_errors', 'timeout') in whats
