@@ -36,7 +36,7 @@ import html
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 SCHEMA_VERSION = 2
 """Version of the JSON layout :func:`to_json` writes (1: per host a list of check dicts, collection 0.1.0)."""
@@ -664,7 +664,8 @@ def to_junit(report: Any, warnings: str = 'skipped') -> str:
         if not host['checks']:
             reason = host_reason(name, host)
             cases.append('    <testcase classname="%s" name="%s" time="0">\n'
-                         '      <error type="%s" message="%s">%s</error>\n    </testcase>\n' % (xname, HOST_TESTCASE, host['status'], attr(reason), _xml_body(reason)))
+                         '      <error type="%s" message="%s">%s</error>\n    </testcase>\n'
+                         % (xname, HOST_TESTCASE, host['status'], attr(reason), _xml_body(reason)))
             counts['tests'] += 1
             counts['errors'] += 1
         for check_id, cell in merged_checks(data, host).items():

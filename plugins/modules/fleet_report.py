@@ -84,11 +84,12 @@ options:
 attributes:
   check_mode:
     support: full
-    details: The report is written in check mode too; it is output on the controller, not a change to a node.
+    description:
+      - The report is written in check mode too; it is output on the controller, not a change to a node, and the
+        task never reports a change.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
+    description: Nothing on a node changes, so there is nothing to show.
 notes:
   - Use it with C(run_once=true); it reads all hosts itself.
 seealso:
