@@ -24,7 +24,8 @@ def kernel_modules_plan(findings, kernel_config=None, mode='iptables', cni='othe
     installs, sets and fails on."""
     if not isinstance(kernel_config, Mapping):
         raise AnsibleFilterError('%s: kernel_config must be ansible_facts[\'kernel_config\'] (a dict; gather it with '
-                                 'kubenode.netfilter.kernel_config_facts), got %s' % (NAME, type(kernel_config).__name__))
+                                 'kubenode.netfilter.kernel_config_facts), got %s'
+                                 % (NAME, type(kernel_config).__name__))
     if extra is not None and not isinstance(extra, (list, tuple)):
         raise AnsibleFilterError('%s: extra must be a list of module names, got %s' % (NAME, type(extra).__name__))
     try:

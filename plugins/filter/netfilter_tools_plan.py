@@ -25,7 +25,8 @@ def netfilter_tools_plan(findings, netfilter=None, os_family=None, install_on_k3
     what it does with the iptables alternative."""
     if not isinstance(netfilter, Mapping):
         raise AnsibleFilterError('%s: netfilter must be ansible_facts[\'netfilter\'] (a dict; gather it with '
-                                 'kubenode.netfilter.netfilter_backend_facts), got %s' % (NAME, type(netfilter).__name__))
+                                 'kubenode.netfilter.netfilter_backend_facts), got %s'
+                                 % (NAME, type(netfilter).__name__))
     if previous is not None and not isinstance(previous, str):
         raise AnsibleFilterError('%s: previous must be the text of the alternative record, got %s'
                                  % (NAME, type(previous).__name__))

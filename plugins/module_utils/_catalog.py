@@ -31,7 +31,7 @@ Vocabulary:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils._version import version_tuple
 
@@ -39,8 +39,9 @@ from ansible_collections.kubenode.netfilter.plugins.module_utils._version import
 MODES = ('iptables', 'nftables', 'ipvs', 'none')
 BACKENDS = ('legacy', 'nft')
 FAMILIES = ('ipv4', 'ipv6')
-CNIS = ('kube-router', 'flannel', 'calico', 'cilium')
-COMPONENTS = ('kube-proxy', 'kubelet') + tuple('cni:' + name for name in CNIS)
+CNIS = ('kube-router', 'flannel', 'calico', 'cilium', 'canal')
+# 'other' is a CNI the catalog has no rows for, except what any pod network may need (cni:other)
+COMPONENTS = ('kube-proxy', 'kubelet') + tuple('cni:' + name for name in CNIS + ('other',))
 
 PROXY_MODES = ('iptables', 'nftables', 'ipvs')
 ALL_MODES = MODES
@@ -54,6 +55,18 @@ SRC_KP_IPVS_IPSET = 'kubernetes/kubernetes pkg/proxy/ipvs/ipset.go'
 SRC_KP_IPVS_SUPPORTED = 'kubernetes/kubernetes pkg/proxy/ipvs/supported.go'
 SRC_KUBELET = 'kubernetes/kubernetes pkg/kubelet/kubelet_network_linux.go'
 SRC_VALIDATORS = 'kubernetes/system-validators validators/types_unix.go'
+SRC_K0S_SYSINFO = 'k0sproject/k0s internal/pkg/sysinfo/host_linux.go (addKernelConfigs, worker role)'
+SRC_KUBELET_INIT = ('kubernetes/kubernetes pkg/kubelet/kubelet_network_linux.go (initNetworkUtil: "Failed to '
+                    'initialize iptables rules; some functionality may be missing." and kubelet runs on)')
+SRC_KP_IPVS_REJECT = ('kubernetes/kubernetes pkg/proxy/ipvs/proxier.go writeIptablesRules: -A KUBE-IPVS-FILTER -m '
+                      'conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT, on every sync')
+SRC_KP_IPVS_DUMMY = ('kubernetes/kubernetes pkg/proxy/ipvs/proxier.go syncProxyRules: EnsureDummyDevice(kube-ipvs0) '
+                     'on every sync; on error it returns before programming anything')
+SRC_KP_IPVS_OUT_FILTER = ('kubernetes/kubernetes pkg/proxy/ipvs/proxier.go writeIptablesRules: -A KUBE-IPVS-OUT-FILTER '
+                          '-m ipvs --vaddr ... -j DROP for LoadBalancer Services whose loadBalancerSourceRanges '
+                          'exclude the node (kubernetes/kubernetes#119791)')
+SRC_KUBEADM_BRIDGE = ('kubernetes/kubernetes#123464 (kubeadm removed its bridge-nf-call-iptables check: "not all the '
+                      'network implementations require this setting")')
 SRC_K3S = 'k3s-io/k3s contrib/util/check-config.sh'
 SRC_K8S_RUNTIME_DOC = 'https://kubernetes.io/docs/setup/production-environment/container-runtimes/'
 SRC_KERNEL_NAT = 'torvalds/linux net/netfilter/Kconfig, net/ipv4/netfilter/Kconfig (NAT consolidation, 5.1)'
@@ -67,6 +80,8 @@ SRC_PORTMAP = 'containernetworking/plugins plugins/meta/portmap/portmap.go'
 SRC_CNI_BRIDGE = 'containernetworking/plugins plugins/main/bridge/bridge.go'
 SRC_CALICO = 'projectcalico/calico docs: Kernel dependencies (_includes/.../reqs-kernel.md)'
 SRC_CILIUM = 'https://docs.cilium.io/en/latest/operations/system_requirements/'
+SRC_CANAL = ('projectcalico/calico manifests/canal.yaml (Calico policy + CNI plugin with flannel\'s vxlan for '
+             'networking); rancher/rke2 default CNI')
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,12 @@ class KernelOption:
     xtables: Tuple[Tuple[str, str], ...] = ()  # (kind 'match'|'target', registered name)
     required: bool = True
     note: str = ''
+    severity: str = ''                         # when missing; '' -> error (required) or info (optional)
+    distributions: Tuple[str, ...] = ()        # only on these distributions (empty: every one)
+
+    @property
+    def missing_severity(self) -> str:
+        return self.severity or ('error' if self.required else 'info')
 
     @property
     def config_name(self) -> str:
@@ -126,9 +147,8 @@ class VersionRequirement:
     note: str = ''
 
 
-
 def _opt(symbol, component, modes, source, **kwargs):
-    # type: (str, str, Sequence[str], str, object) -> KernelOption
+    # type: (str, str, Tuple[str, ...], str, object) -> KernelOption
     return KernelOption(symbol=symbol, component=component, modes=tuple(modes), source=source, **kwargs)
 
 
@@ -148,7 +168,7 @@ _MASQ6_NOTE = _MASQ4_NOTE.replace('IP_NF_', 'IP6_NF_').replace('ipt_', 'ip6t_')
 
 
 def _xt_common(component, modes, source, prefix, note=''):
-    # type: (str, Sequence[str], str, str, str) -> List[KernelOption]
+    # type: (str, Tuple[str, ...], str, str, str) -> List[KernelOption]
     """xtables extensions (family independent) and MASQUERADE that iptables-based dataplanes use."""
     return [
         _opt('NETFILTER_XTABLES', component, modes, source, module='x_tables', on_demand=True,
@@ -188,7 +208,7 @@ def _xt_common(component, modes, source, prefix, note=''):
 
 
 def _conntrack_nat(component, modes, source):
-    # type: (str, Sequence[str], str) -> List[KernelOption]
+    # type: (str, Tuple[str, ...], str) -> List[KernelOption]
     return [
         _opt('NF_CONNTRACK', component, modes, source, module='nf_conntrack', on_demand=True,
              note='connection tracking; loaded as a dependency of xt_conntrack / nf_nat / nft_ct'),
@@ -205,8 +225,8 @@ def _conntrack_nat(component, modes, source):
     ]
 
 
-def _backend_tables(component, modes, source, tables, note=''):
-    # type: (str, Sequence[str], str, Sequence[str], str) -> List[KernelOption]
+def _backend_tables(component, modes, source, tables, note='', **extra):
+    # type: (str, Tuple[str, ...], str, Tuple[str, ...], str, object) -> List[KernelOption]
     """What each iptables backend needs for the given tables (``filter``, ``nat``, ``mangle``)."""
     out = [
         # legacy (iptables-legacy, the x_tables socket interface)
@@ -248,6 +268,8 @@ def _backend_tables(component, modes, source, tables, note=''):
                             module='nft_chain_nat_' + family, kernel_before='5.1',
                             any_of='%s:nft_nat_chain_%s' % (component, family), on_demand=True,
                             note='the nat chain type before 5.1 (merged into NFT_NAT)'))
+    if extra:
+        out = [KernelOption(**dict(vars(entry), **extra)) for entry in out]
     return out
 
 
@@ -272,14 +294,12 @@ def _build_catalog():
              xtables=(('match', 'recent'),), note='-m recent: sessionAffinity ClientIP'),
         _opt('NETFILTER_XT_NAT', KP, ('iptables',), SRC_KP_IPTABLES, module='xt_nat', on_demand=True,
              xtables=(('target', 'DNAT'), ('target', 'SNAT')), note='-j DNAT --to-destination'),
-        _opt('IP_NF_TARGET_REJECT', KP, ('iptables',), SRC_KP_IPTABLES + '; ' + SRC_K3S, families=V4,
-             module='ipt_REJECT', on_demand=True, xtables=(('target', 'REJECT'),),
-             note='-j REJECT for services without endpoints'),
-        _opt('IP6_NF_TARGET_REJECT', KP, ('iptables',), SRC_KP_IPTABLES, families=V6, module='ip6t_REJECT',
-             on_demand=True, xtables=(('target', 'REJECT'),), note='-j REJECT (IPv6)'),
-        _opt('BRIDGE_NETFILTER', KP, PROXY_MODES, SRC_K3S + '; ' + SRC_K8S_RUNTIME_DOC, module='br_netfilter',
-             on_demand=False, note='bridged pod traffic only reaches iptables/nftables with br_netfilter '
-             '(net.bridge.bridge-nf-call-iptables); nothing loads it on demand: it must be loaded explicitly'),
+        _opt('IP_NF_TARGET_REJECT', KP, IPT_IPVS, SRC_KP_IPTABLES + '; ' + SRC_KP_IPVS_REJECT + '; ' + SRC_K3S,
+             families=V4, module='ipt_REJECT', on_demand=True, xtables=(('target', 'REJECT'),),
+             note='-j REJECT: iptables mode for services without endpoints, ipvs mode in KUBE-IPVS-FILTER on every '
+             'sync'),
+        _opt('IP6_NF_TARGET_REJECT', KP, IPT_IPVS, SRC_KP_IPTABLES + '; ' + SRC_KP_IPVS_REJECT, families=V6,
+             module='ip6t_REJECT', on_demand=True, xtables=(('target', 'REJECT'),), note='-j REJECT (IPv6)'),
     ]
 
     # ---- kube-proxy, ipvs mode
@@ -311,6 +331,14 @@ def _build_catalog():
              note='bitmap:port (KUBE-NODE-PORT-*)'),
         _opt('NETFILTER_XT_SET', KP, ('ipvs',), SRC_KP_IPVS, module='xt_set', on_demand=True,
              xtables=(('match', 'set'), ('target', 'SET')), note='-m set --match-set'),
+        _opt('DUMMY', KP, ('ipvs',), SRC_KP_IPVS_DUMMY, module='dummy', on_demand=True,
+             note='the kube-ipvs0 dummy device that holds every Service address (autoloaded when the link is '
+             'created, rtnl-link-dummy)'),
+        _opt('NETFILTER_XT_MATCH_IPVS', KP, ('ipvs',), SRC_KP_IPVS_OUT_FILTER, module='xt_ipvs', on_demand=True,
+             severity='warning', xtables=(('match', 'ipvs'),),
+             note='-m ipvs in KUBE-IPVS-OUT-FILTER, written only for LoadBalancer Services with '
+             'loadBalancerSourceRanges that exclude the node; once such a Service exists, the whole '
+             'iptables-restore fails without it'),
         _opt('NETFILTER_XT_MATCH_PHYSDEV', KP, ('ipvs',), SRC_KP_IPVS, module='xt_physdev', on_demand=True,
              required=False, xtables=(('match', 'physdev'),),
              note='-m physdev ! --physdev-is-in, only for Services with externalIPs'),
@@ -340,17 +368,27 @@ def _build_catalog():
     ]
 
     # ---- kubelet: KUBE-IPTABLES-HINT and KUBE-KUBELET-CANARY (mangle, nat, filter), in every mode
-    entries += _backend_tables(KL, ALL_MODES, SRC_KUBELET, ('filter', 'nat', 'mangle'),
-                               note='kubelet creates KUBE-IPTABLES-HINT and its canary chains with iptables')
+    entries += _backend_tables(KL, ALL_MODES, SRC_KUBELET_INIT, ('filter', 'nat', 'mangle'), severity='warning',
+                               note='kubelet creates KUBE-IPTABLES-HINT and its canary chains with iptables; without '
+                               'the tables it logs "Failed to initialize iptables rules" and runs on')
     entries += [
-        _opt('NETFILTER_XT_TARGET_REDIRECT', KL, ALL_MODES, SRC_VALIDATORS, module='xt_REDIRECT',
-             any_of='kubelet:redirect', on_demand=True, xtables=(('target', 'REDIRECT'),),
-             note='system-validators (kubeadm preflight) requires it, alias IP_NF_TARGET_REDIRECT'),
-        _opt('IP_NF_TARGET_REDIRECT', KL, ALL_MODES, SRC_VALIDATORS, any_of='kubelet:redirect',
-             note='transitional alias of NETFILTER_XT_TARGET_REDIRECT; the validator accepts either for the node'),
-        _opt('NETFILTER_XT_MATCH_COMMENT', KL, ALL_MODES, SRC_VALIDATORS, module='xt_comment', on_demand=True,
-             xtables=(('match', 'comment'),), note='system-validators (kubeadm preflight) requires it'),
     ]
+    # No kubelet or kube-proxy code path uses REDIRECT, and COMMENT only where kube-proxy writes iptables rules (its
+    # own rows above); kubeadm's preflight (system-validators) refuses a node without them, k0s sysinfo fails on them.
+    for dist, severity, source in (('kubeadm', 'error', SRC_VALIDATORS), ('k0s', 'warning', SRC_K0S_SYSINFO)):
+        why = ('kubeadm preflight (system-validators) refuses the node without it' if dist == 'kubeadm'
+               else 'k0s sysinfo reports it as required for workers')
+        entries += [
+            _opt('NETFILTER_XT_TARGET_REDIRECT', KL, ALL_MODES, source, module='xt_REDIRECT', severity=severity,
+                 distributions=(dist,), any_of='kubelet:redirect:' + dist, on_demand=True,
+                 xtables=(('target', 'REDIRECT'),),
+                 note=why + ' (alias IP_NF_TARGET_REDIRECT)'),
+            _opt('IP_NF_TARGET_REDIRECT', KL, ALL_MODES, source, any_of='kubelet:redirect:' + dist, severity=severity,
+                 distributions=(dist,), note='transitional alias of NETFILTER_XT_TARGET_REDIRECT; the validator '
+                 'accepts either'),
+            _opt('NETFILTER_XT_MATCH_COMMENT', KL, ALL_MODES, source, module='xt_comment', on_demand=True,
+                 severity=severity, distributions=(dist,), xtables=(('match', 'comment'),), note=why),
+        ]
 
     # ---- CNI: flannel (vxlan default backend, bridge + portmap CNI plugins, iptables masquerade/forward rules)
     fl = 'cni:flannel'
@@ -389,6 +427,8 @@ def _build_catalog():
         _opt('VETH', kr, ALL_MODES, SRC_CNI_BRIDGE, module='veth', on_demand=True),
         _opt('BRIDGE_NETFILTER', kr, ALL_MODES, SRC_K8S_RUNTIME_DOC, module='br_netfilter',
              note='bridged pod traffic through iptables; nothing loads br_netfilter on demand'),
+        _opt('DUMMY', kr, ('none',), SRC_KR_NSC, module='dummy', on_demand=True,
+             note='kube-dummy-if, the dummy device of the service proxy that holds the Service addresses'),
         _opt('IP_VS', kr, ('none',), SRC_KR_NSC, module='ip_vs', on_demand=True,
              note='only when kube-router runs its ipvs service proxy (--run-service-proxy) instead of kube-proxy'),
         _opt('IP_VS_RR', kr, ('none',), SRC_KR_NSC, module='ip_vs_rr', on_demand=True,
@@ -428,6 +468,22 @@ def _build_catalog():
              note='only with Calico networking in IPIP mode'),
     ]
     entries += _backend_tables(ca, ALL_MODES, SRC_CALICO, ('filter', 'nat', 'mangle'))
+
+    # ---- CNI: canal (Calico's iptables policy dataplane and CNI plugin, flannel's vxlan networking)
+    cn = 'cni:canal'
+    entries += [KernelOption(**dict(vars(e), component=cn, source=SRC_CANAL + '; ' + e.source,
+                                    any_of=(e.any_of.replace(ca, cn, 1) if e.any_of else None)))
+                for e in list(entries) if e.component == ca]
+    entries += [_opt('VXLAN', cn, ALL_MODES, SRC_CANAL + '; ' + SRC_FLANNEL, module='vxlan', on_demand=True,
+                     note='flannel\'s vxlan backend (the default)')]
+
+    # ---- CNI: other (a CNI the catalog does not know): what a bridge-based one would need, for the record
+    entries += [
+        _opt('BRIDGE_NETFILTER', 'cni:other', PROXY_MODES, SRC_KUBEADM_BRIDGE + '; ' + SRC_K8S_RUNTIME_DOC,
+             module='br_netfilter', severity='info',
+             note='only CNIs that put pods on a Linux bridge need it (flannel, the bridge plugin, kube-router); '
+             'kubeadm dropped the check for that reason'),
+    ]
 
     # ---- CNI: cilium (eBPF dataplane)
     ci = 'cni:cilium'
@@ -518,10 +574,12 @@ def components_for(cni: Optional[str] = None, mode: Optional[str] = None) -> Tup
 
 
 def options_for(mode: str, backend: str, family: str, component: Optional[str] = None, cni: Optional[str] = None,
-                kernel_version: Optional[str] = None, required_only: bool = False) -> List[KernelOption]:
+                kernel_version: Optional[str] = None, required_only: bool = False,
+                distribution: Optional[str] = None) -> List[KernelOption]:
     """Catalog entries for one mode x backend x family, for one ``component`` or (default) every component of the
     node (kube-proxy unless mode ``none``, kubelet, the CNI). With ``kernel_version``, entries for symbols that do
-    not exist on that kernel are left out."""
+    not exist on that kernel are left out; with ``distribution``, entries for other distributions (without it, only
+    the entries that apply everywhere)."""
     if mode not in MODES:
         raise ValueError('unknown mode %r (expected one of %s)' % (mode, ', '.join(MODES)))
     if backend not in BACKENDS:
@@ -535,6 +593,8 @@ def options_for(mode: str, backend: str, family: str, component: Optional[str] =
                 or family not in entry.families:
             continue
         if required_only and not entry.required:
+            continue
+        if entry.distributions and distribution not in entry.distributions:
             continue
         if kernel_version is not None and not entry.applies_to_kernel(kernel_version):
             continue
@@ -604,6 +664,7 @@ class CniRow:
     host_iptables: str        # severity when the host has no iptables binary
     host_iptables_why: str
     bridge: Optional[bool]    # pods on a Linux bridge (br_netfilter + bridge-nf-call-iptables matter); None: unknown
+    #                           (canal: Calico's CNI plugin gives pods a veth with host routes, no bridge)
     source: str
 
 
@@ -620,6 +681,10 @@ CNI_ROWS = {
         'error', 'Calico\'s iptables dataplane (the default) has Felix program iptables and must agree with the '
         'host\'s backend, and the portmap plugin calls the host\'s iptables (%s)' % SRC_CALICO,
         False, SRC_CALICO),
+    'canal': CniRow(
+        'error', 'Canal runs Calico\'s iptables policy dataplane (Felix programs iptables and must agree with the '
+        'host\'s backend) and the portmap plugin calls the host\'s iptables (%s; %s)' % (SRC_CANAL, SRC_PORTMAP),
+        False, SRC_CANAL),
     'cilium': CniRow(
         'info', 'Cilium\'s eBPF dataplane does not need the host\'s iptables binary (its agent image carries iptables '
         'for masquerading and the L7 proxy) (%s)' % SRC_CILIUM,
@@ -689,7 +754,7 @@ NFT_KNOWN_BAD = {
 
 # nft's named base-chain priorities (nft(8) CHAINS, "Table 6. Standard priority names").
 NFT_PRIORITY_NAMES = {'raw': -300, 'mangle': -150, 'dstnat': -100, 'filter': 0, 'security': 50, 'srcnat': 100,
-                       'out': 100, 'in': -100}
+                      'out': 100, 'in': -100}
 
 # How the missing statistic match shows in kube-proxy's log.
 STATISTIC_FAILURE = ('iptables-restore fails with "Warning: Extension statistic revision 0 not supported, missing '

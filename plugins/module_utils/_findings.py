@@ -18,7 +18,8 @@ from ansible_collections.kubenode.netfilter.plugins.module_utils._catalog import
     BACKENDS, CNI_CHOICES, CNI_ROWS, DISTRIBUTION_ROWS, DISTRIBUTIONS, K3S_CHECK_CONFIG_STATISTIC, K3S_NFT_BUNDLED, KL,
     KP, KUBE_CHAIN_NAMES, MODE_ROWS, MODES, NFT_KNOWN_BAD, NFT_PRIORITY_NAMES, REMEDY_FLAGS, SEVERITIES,
     SRC_IPVS_DEPRECATION, SRC_K3S_CHECK_STATISTIC, SRC_K3S_NFT_BUNDLE, SRC_K3S_PATH, SRC_K3S_SYSSETUP,
-    SRC_K8S_RUNTIME_DOC, SRC_KP_IPTABLES, SRC_KP_IPVS, SRC_KUBEADM_PREFLIGHT, SRC_KUBELET_HINT, SRC_WRAPPER,
+    SRC_K8S_RUNTIME_DOC, SRC_KP_IPTABLES, SRC_KP_IPVS, SRC_KUBEADM_BRIDGE, SRC_KUBEADM_PREFLIGHT, SRC_KUBELET_HINT,
+    SRC_WRAPPER,
     STATISTIC_FAILURE, VERSION_REQUIREMENTS, KernelOption, extra_modules_package, options_for, tool_packages,
     version_requirements_for,
 )
@@ -465,10 +466,10 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
                 'no kernel_config facts: no kernel option or module could be checked, so none is known to pass.',
                 'run kubenode.netfilter.kernel_config_facts on the host before computing findings')
         return
-    cni = ctx.cni if ctx.cni != 'other' else None
     selected = []  # type: List[KernelOption]
     for family in ctx.families:
-        selected.extend(options_for(ctx.mode, backend, family, cni=cni, kernel_version=ctx.kernel_version))
+        selected.extend(options_for(ctx.mode, backend, family, cni=ctx.cni, kernel_version=ctx.kernel_version,
+                                    distribution=ctx.distribution))
     # units: one per symbol, or one per set of alternatives (the same set may come from several components)
     groups = {}  # type: Dict[Tuple[str, str], List[KernelOption]]
     for entry in selected:
@@ -491,7 +492,10 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
     for key in order:
         entries = units[key]
         components = list(dict.fromkeys(e.component for e in entries))
-        required = any(e.required for e in entries)
+        # the unit's severity when missing: the worst of its entries' (an entry of kube-proxy needing a symbol makes it
+        # an error even where kubelet's own need of it is only a warning)
+        severity = min((e.missing_severity for e in entries), key=_SEVERITY_RANK.get)
+        required = severity != 'info'
         results = []
         seen = set()
         for entry in entries:
@@ -534,17 +538,23 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
             unknown.append(alts)
             continue
         consequence = _consequence(components, ctx.mode, symbol)
-        if not required:
-            out.add('kernel.option_missing.' + symbol, 'info',
+        if not required and outcome in ('not_autoloaded', 'load_disabled'):
+            out.add('kernel.module_not_autoloaded.' + str(module), 'info',
+                    '%s; found: %s, not loaded, and nothing loads it on demand. Optional here: only the case named '
+                    'needs it (source: %s).' % (need, evidence, sources),
+                    'nothing to do unless that case is yours; then: ' + FIX_LOAD_MODULES)
+        elif not required:
+            out.add(('kernel.module_missing.' + str(module)) if outcome == 'module_missing'
+                    else 'kernel.option_missing.' + symbol, 'info',
                     '%s; found: %s. Optional: only the feature named is affected (source: %s).'
                     % (need, evidence, sources),
                     FIX_KERNEL_REBUILD + ', if you use that feature')
         elif outcome == 'missing':
-            out.add('kernel.option_missing.' + symbol, 'error',
+            out.add('kernel.option_missing.' + symbol, severity,
                     '%s; found: %s. Consequence: %s (source: %s).' % (need, evidence, consequence, sources),
                     FIX_KERNEL_REBUILD + '; no module can add a symbol the kernel was built without')
         elif outcome == 'module_missing':
-            out.add('kernel.module_missing.' + str(module), 'error',
+            out.add('kernel.module_missing.' + str(module), severity,
                     '%s; found: %s (built as a module whose file is not installed). Consequence: %s (source: %s).'
                     % (need, evidence, consequence, sources), _fix_module_missing(ctx, str(module), entry.symbol),
                     remedy=_package_remedy(ctx, str(module), entry.symbol))
@@ -582,8 +592,8 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
                 'point kubenode.netfilter.kernel_config_facts at the config (config_path), or make '
                 '/proc/config.gz appear by loading the configs module (kubenode_kernel_modules_load_configs: true '
                 'with kubenode_kernel_modules_remediate: true, role kubenode.netfilter.kernel_modules)',
-                remedy=None if ctx.kernel.get('modules_enabled') is False else remedy('load_configs', module='configs',
-                                                                                     unchecked=unknown))
+                remedy=None if ctx.kernel.get('modules_enabled') is False
+                else remedy('load_configs', module='configs', unchecked=unknown))
 
 
 def _check_kernel_versions(ctx: _Context, out: _Collector) -> None:
@@ -921,7 +931,8 @@ def _check_unreadable(ctx: _Context, out: _Collector) -> None:
             FIX_NFT_CONFLICTS,
             remedy=remedy('remove_nft_rules', rules=[
                 {'family': item.get('family'), 'table': item.get('table'), 'chain': item.get('chain'),
-                 'handle': item.get('handle')} for item in errors if item.get('handle') is not None]) if errors else None)
+                 'handle': item.get('handle')} for item in errors if item.get('handle') is not None])
+            if errors else None)
 
 
 def _check_nft_tables(ctx: _Context, out: _Collector) -> None:
@@ -1017,27 +1028,31 @@ def _check_sysctls(ctx: _Context, out: _Collector) -> None:
         bridge = [('net.bridge.bridge-nf-call-iptables', 'iptables')]
         if ctx.ipv6:
             bridge.append(('net.bridge.bridge-nf-call-ip6tables', 'ip6tables'))
-        severity = 'error' if ctx.cni_row.bridge else 'warning'
+        # a CNI not known to be bridge-based (other): for the record only, and nothing to set for it
+        severity = 'error' if ctx.cni_row.bridge else 'info'
         for name, label in bridge:
             value = _sysctl_int(sysctl.get(name))
             why = ('pods of the %s CNI sit on a Linux bridge; packets between two pods on the same bridge only pass '
                    'kube-proxy\'s rules with br_netfilter loaded and %s = 1. Consequence: a pod reaching a Service '
                    'whose endpoint is on the same node gets no reply (%s)' % (
                        ctx.cni if ctx.cni != 'other' else 'chosen (if bridge-based)', name, SRC_K8S_RUNTIME_DOC))
+            fix_it = _sysctl_remedy(name, value) if ctx.cni_row.bridge else None
             if value == 1:
-                out.add('sysctl.' + name, 'ok', '%s = 1.' % name,
-                    remedy=_sysctl_remedy(name, value))
+                out.add('sysctl.' + name, 'ok', '%s = 1.' % name, remedy=fix_it)
                 continue
             state = ('does not exist: br_netfilter is not loaded' if value is None else '= %s' % value)
             if sets_sysctls:
                 out.add('sysctl.' + name, 'info', '%s %s; k3s loads br_netfilter and sets it to 1 when it starts '
-                        '(%s).' % (name, state, SRC_K3S_SYSSETUP), 'nothing to do for k3s',
-                    remedy=_sysctl_remedy(name, value))
+                        '(%s).' % (name, state, SRC_K3S_SYSSETUP), 'nothing to do for k3s', remedy=fix_it)
+                continue
+            if not ctx.cni_row.bridge:
+                out.add('sysctl.' + name, severity, '%s %s: only a CNI that puts pods on a Linux bridge needs it = 1 '
+                        '(%s; %s).' % (name, state, SRC_KUBEADM_BRIDGE, SRC_K8S_RUNTIME_DOC),
+                        'nothing to do unless your CNI is bridge-based (then name it: kubenode_cni)')
                 continue
             out.add('sysctl.' + name, severity, '%s %s: %s.' % (name, state, why),
                     'load br_netfilter (kubenode_kernel_modules_remediate: true, role kubenode.netfilter.'
-                    'kernel_modules) and set %s = 1 (kubenode_sysctl_remediate: true)' % name,
-                    remedy=_sysctl_remedy(name, value))
+                    'kernel_modules) and set %s = 1 (kubenode_sysctl_remediate: true)' % name, remedy=fix_it)
     if ctx.mode == 'iptables':
         value = _sysctl_int(sysctl.get('net.ipv4.conf.all.route_localnet'))
         if value != 1:

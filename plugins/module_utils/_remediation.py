@@ -126,7 +126,8 @@ def modules_load_content(modules: Sequence[str], mode: str, cni: Optional[str] =
         '# Managed by Ansible: %s (collection kubenode.netfilter). Do not edit: the role rewrites this file.' % MANAGER,
         '# Kernel modules for kube-proxy %s mode%s, loaded at boot by systemd-modules-load.' % (
             mode, (', CNI ' + cni) if cni and cni != 'other' else ''),
-        '# Add modules with kubenode_kernel_modules_extra; remove this file with kubenode_kernel_modules_state: absent.',
+        '# Add modules with kubenode_kernel_modules_extra; remove this file with '
+        'kubenode_kernel_modules_state: absent.',
     ]
     return '\n'.join(header + names) + '\n'
 

@@ -78,7 +78,7 @@ BAD = [
     ("{{ host_facts | kubenode.netfilter.node_findings(distribution='microk8s') }}",
      "distribution must be one of k3s, k0s, kubeadm, rke2, generic, got 'microk8s'"),
     ("{{ host_facts | kubenode.netfilter.node_findings(cni='weave') }}",
-     "cni must be one of kube-router, flannel, calico, cilium, other, got 'weave'"),
+     "cni must be one of kube-router, flannel, calico, canal, cilium, other, got 'weave'"),
     ("{{ host_facts | kubenode.netfilter.node_findings(include_passed='maybe') }}",
      "include_passed must be a boolean, got 'maybe'"),
     ("{{ host_facts | kubenode.netfilter.node_findings(cni='kube-router', kube_router_image_backend='iptables') }}",

@@ -26,7 +26,8 @@ def _overlap(a, b):
 def test_no_duplicate_entries():
     for a, b in itertools.combinations(CAT, 2):
         same = (a.symbol, a.component, a.any_of) == (b.symbol, b.component, b.any_of)
-        assert not (same and _overlap(a.modes, b.modes) and _overlap(a.backends, b.backends)
+        dists = _overlap(a.distributions or req.DISTRIBUTIONS, b.distributions or req.DISTRIBUTIONS)
+        assert not (same and dists and _overlap(a.modes, b.modes) and _overlap(a.backends, b.backends)
                     and _overlap(a.families, b.families)), (a, b)
 
 
@@ -144,7 +145,9 @@ def test_iptables_mode_essentials(backend, family):
 
 def test_xt_match_ipvs_only_where_a_source_uses_it():
     users = {(e.component, e.modes) for e in CAT if e.symbol == "NETFILTER_XT_MATCH_IPVS"}
-    assert users == {("cni:kube-router", ("none",)), ("cni:calico", ("ipvs",))}
+    # kube-proxy's own ipvs proxier writes -m ipvs too (KUBE-IPVS-OUT-FILTER, kubernetes/kubernetes#119791)
+    assert users == {("cni:kube-router", ("none",)), ("cni:calico", ("ipvs",)), ("cni:canal", ("ipvs",)),
+                     ("kube-proxy", ("ipvs",))}
     for mode in ("iptables", "nftables"):
         for backend, family in itertools.product(req.BACKENDS, req.FAMILIES):
             for cni in ("kube-router", "flannel", "cilium", None):
@@ -170,7 +173,7 @@ def test_ipvs_mode():
 
 def test_on_demand_flags():
     flags = {(e.symbol, e.component): e.on_demand for e in CAT}
-    assert flags[("BRIDGE_NETFILTER", "kube-proxy")] is False
+    assert flags[("BRIDGE_NETFILTER", "cni:flannel")] is False and ("BRIDGE_NETFILTER", "kube-proxy") not in flags
     assert flags[("NETFILTER_XT_MATCH_STATISTIC", "kube-proxy")] is True
     assert flags[("IP_VS_RR", "kube-proxy")] is True
     assert all(e.on_demand for e in CAT if e.xtables and e.module)

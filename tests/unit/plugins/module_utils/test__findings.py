@@ -329,7 +329,7 @@ def test_ipvs_scheduler_modules_missing(K):
     got = sev(run(K["wsl2_bare"], NF, "ipvs"))
     assert got["kernel.module_missing.ip_vs"] == "error"
     assert got["kernel.module_missing.ip_vs_rr"] == "error"
-    assert got["kernel.option_missing.IP_VS_WRR"] == "info"   # only with ipvs.scheduler: wrr
+    assert got["kernel.module_missing.ip_vs_wrr"] == "info"   # only with ipvs.scheduler: wrr (=m, file absent)
 
 
 @pytest.mark.parametrize("mode", ["iptables", "nftables", "ipvs"])
@@ -398,7 +398,7 @@ def test_ipv6_forwarding_only_with_ipv6(K):
     ("iptables", "generic", "flannel", None, "error"),
     ("iptables", "generic", "kube-router", 0, "error"),
     ("nftables", "kubeadm", "flannel", None, "error"),
-    ("iptables", "generic", "other", None, "warning"),
+    ("iptables", "generic", "other", None, "info"),   # not known to be bridge-based (kubernetes/kubernetes#123464)
     ("iptables", "generic", "cilium", None, None),
     ("iptables", "generic", "calico", 0, None),
     ("iptables", "k3s", "flannel", None, "info"),
@@ -644,3 +644,112 @@ def test_bad_arguments(kwargs, text):
     args.update(kwargs)
     with pytest.raises(ValueError, match=re.escape(text)):
         req.evaluate({}, **args)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Catalog corrections read against kube-proxy, kubelet and the peers' code (issue 12). Each: every shared real
+# kernel config, then a derived config with one option changed that shows the new verdict.
+
+REAL_CONFIGS = ("talos-amd64.config", "alpine-lts-x86_64.config", "alpine-virt-x86_64.config", "wsl2-x86_64.config")
+
+
+def real(kbase, name, overrides=None):
+    return kf.kernel_facts(kbase, name, overrides, modules_dep=loadable_paths(name, overrides))
+
+
+def lacks(symbol):
+    return {symbol: "n"}
+
+
+@pytest.mark.parametrize("config", REAL_CONFIGS)
+def test_ipvs_mode_needs_the_reject_target(kbase, config):
+    """kube-proxy's ipvs proxier writes -j REJECT in KUBE-IPVS-FILTER on every sync (pkg/proxy/ipvs/proxier.go)."""
+    ok = sev(run(real(kbase, config), NF, "ipvs", include_passed=True))
+    assert ok.get("kernel.option_ok.IP_NF_TARGET_REJECT") == "ok"
+    broken = sev(run(real(kbase, config, lacks("IP_NF_TARGET_REJECT")), NF, "ipvs"))
+    assert broken["kernel.option_missing.IP_NF_TARGET_REJECT"] == "error"
+    v6 = sev(run(real(kbase, config, lacks("IP6_NF_TARGET_REJECT")), NF, "ipvs", ipv6=True))
+    assert v6["kernel.option_missing.IP6_NF_TARGET_REJECT"] == "error"
+
+
+@pytest.mark.parametrize("config", REAL_CONFIGS)
+def test_ipvs_mode_needs_the_dummy_device(kbase, config):
+    """EnsureDummyDevice(kube-ipvs0) on every sync; on error nothing is programmed."""
+    facts = real(kbase, config)
+    passed = sev(run(facts, NF, "ipvs", include_passed=True))
+    if facts["options"].get("DUMMY") in ("y", "m"):
+        assert passed["kernel.option_ok.DUMMY"] == "ok"
+    else:  # a real kernel without it (WSL2 builds none): the node cannot run ipvs mode
+        assert passed["kernel.option_missing.DUMMY"] == "error"
+    assert sev(run(real(kbase, config, lacks("DUMMY")), NF, "ipvs"))["kernel.option_missing.DUMMY"] == "error"
+    # and kube-router's service proxy (kube-proxy replaced) uses its kube-dummy-if the same way
+    kr_none = sev(run(real(kbase, config, lacks("DUMMY")), NF, "none", cni="kube-router"))
+    assert kr_none["kernel.option_missing.DUMMY"] == "error"
+    assert "kernel.option_missing.DUMMY" not in sev(run(real(kbase, config, lacks("DUMMY")), NF, "iptables"))
+
+
+@pytest.mark.parametrize("config", REAL_CONFIGS)
+def test_ipvs_match_is_a_warning_for_kube_proxy_ipvs(kbase, config):
+    """-m ipvs only for LoadBalancer Services whose source ranges exclude the node: a warning, never silent."""
+    got = run(real(kbase, config, lacks("NETFILTER_XT_MATCH_IPVS")), NF, "ipvs")
+    finding = by_id(got, "kernel.option_missing.NETFILTER_XT_MATCH_IPVS")
+    assert finding.severity == "warning" and "loadBalancerSourceRanges" in finding.message
+    # with Calico in ipvs mode it stays an error (Calico's own rules use it on every node)
+    assert sev(run(real(kbase, config, lacks("NETFILTER_XT_MATCH_IPVS")), NF, "ipvs", cni="calico"))[
+        "kernel.option_missing.NETFILTER_XT_MATCH_IPVS"] == "error"
+    assert "kernel.option_missing.NETFILTER_XT_MATCH_IPVS" not in sev(
+        run(real(kbase, config, lacks("NETFILTER_XT_MATCH_IPVS")), NF, "iptables"))
+
+
+@pytest.mark.parametrize("config", REAL_CONFIGS)
+@pytest.mark.parametrize("mode", ["iptables", "nftables", "ipvs"])
+def test_bridge_netfilter_belongs_to_bridge_based_cnis(kbase, config, mode):
+    """kubeadm dropped its bridge-nf check (kubernetes/kubernetes#123464): only bridge CNIs need br_netfilter."""
+    nobr = real(kbase, config, lacks("BRIDGE_NETFILTER"))
+    for cni in ("flannel", "kube-router"):
+        assert sev(run(nobr, NF, mode, cni=cni))["kernel.option_missing.BRIDGE_NETFILTER"] == "error", cni
+    for cni in ("calico", "cilium", "canal"):
+        assert "kernel.option_missing.BRIDGE_NETFILTER" not in sev(run(nobr, NF, mode, cni=cni)), cni
+    assert sev(run(nobr, NF, mode, cni="other"))["kernel.option_missing.BRIDGE_NETFILTER"] == "info"
+    # a real kernel with br_netfilter as a loadable module: no warning for CNI other any more, an info
+    loadable = sev(run(real(kbase, config, {"BRIDGE_NETFILTER": "m"}), NF, mode, cni="other"))
+    assert loadable.get("kernel.module_not_autoloaded.br_netfilter") == "info"
+    flannel = sev(run(real(kbase, config, {"BRIDGE_NETFILTER": "m"}), NF, mode, cni="flannel"))
+    assert flannel["kernel.module_not_autoloaded.br_netfilter"] == "warning"
+
+
+@pytest.mark.parametrize("config", REAL_CONFIGS)
+@pytest.mark.parametrize("mode", ["nftables", "none"])
+def test_kubelet_legacy_tables_are_a_warning_where_kube_proxy_does_not_need_them(kbase, config, mode):
+    """kubelet logs "Failed to initialize iptables rules" and runs on (kubelet_network_linux.go initNetworkUtil)."""
+    legacy = kf.netfilter_facts(iptables="legacy")
+    facts = real(kbase, config, {"IP_NF_NAT": "n", "IP_NF_FILTER": "n", "IP_NF_MANGLE": "n"})
+    got = sev(run(facts, legacy, mode, cni="cilium"))
+    for symbol in ("IP_NF_NAT", "IP_NF_FILTER", "IP_NF_MANGLE"):
+        assert got["kernel.option_missing." + symbol] == "warning", (symbol, got)
+    # where kube-proxy itself writes them (iptables mode on the legacy backend) they stay errors
+    kp = sev(run(facts, legacy, "iptables", cni="cilium"))
+    assert kp["kernel.option_missing.IP_NF_NAT"] == "error" and kp["kernel.option_missing.IP_NF_FILTER"] == "error"
+
+
+@pytest.mark.parametrize("config", REAL_CONFIGS)
+def test_redirect_and_comment_only_for_kubeadm_and_k0s(kbase, config):
+    """No kubelet or kube-proxy code uses REDIRECT; kubeadm's preflight refuses the node without it, k0s sysinfo
+    flags it; COMMENT is kube-proxy's in iptables and ipvs mode."""
+    facts = real(kbase, config, {"NETFILTER_XT_TARGET_REDIRECT": "n", "IP_NF_TARGET_REDIRECT": "n",
+                                 "NETFILTER_XT_MATCH_COMMENT": "n"})
+    for dist in ("generic", "k3s", "rke2"):
+        got = sev(run(facts, NF, "nftables", dist, "cilium"))
+        assert "kernel.option_missing.NETFILTER_XT_TARGET_REDIRECT" not in got, dist
+        assert "kernel.option_missing.NETFILTER_XT_MATCH_COMMENT" not in got, dist
+    kubeadm = sev(run(facts, NF, "nftables", "kubeadm", "cilium"))
+    assert kubeadm["kernel.option_missing.NETFILTER_XT_TARGET_REDIRECT"] == "error"
+    assert kubeadm["kernel.option_missing.NETFILTER_XT_MATCH_COMMENT"] == "error"
+    k0s = sev(run(facts, NF, "nftables", "k0s", "cilium"))
+    assert k0s["kernel.option_missing.NETFILTER_XT_TARGET_REDIRECT"] == "warning"
+    # COMMENT where kube-proxy writes iptables rules: an error on every distribution
+    assert sev(run(facts, NF, "iptables", "generic", "cilium"))["kernel.option_missing.NETFILTER_XT_MATCH_COMMENT"] \
+        == "error"
+    # the real config as shipped passes kubeadm's REDIRECT/COMMENT (every shared config has them)
+    assert "kernel.option_missing.NETFILTER_XT_TARGET_REDIRECT" not in sev(
+        run(real(kbase, config), NF, "nftables", "kubeadm", "cilium"))

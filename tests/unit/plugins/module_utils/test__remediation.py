@@ -30,20 +30,22 @@ DEBIAN = kf.os_facts("Debian", "Debian", "12")
 
 # What each mode x backend needs (IPv4, no CNI), on a 6.1 kernel: the catalog as the findings evaluate it.
 MODE_MODULES = {
-    ("iptables", "nft"): ["br_netfilter", "ipt_REJECT", "nf_conntrack", "nf_nat", "nf_tables", "nft_compat", "nft_ct",
-                          "nft_nat", "x_tables", "xt_addrtype", "xt_comment", "xt_conntrack", "xt_mark",
-                          "xt_MASQUERADE", "xt_nat", "xt_recent", "xt_REDIRECT", "xt_statistic"],
-    ("iptables", "legacy"): ["br_netfilter", "ip_tables", "ipt_REJECT", "iptable_filter", "iptable_mangle",
-                             "iptable_nat", "nf_conntrack", "nf_nat", "x_tables", "xt_addrtype", "xt_comment",
-                             "xt_conntrack", "xt_mark", "xt_MASQUERADE", "xt_nat", "xt_recent", "xt_REDIRECT",
-                             "xt_statistic"],
-    ("nftables", "nft"): ["br_netfilter", "nf_conntrack", "nf_nat", "nf_tables", "nft_ct", "nft_fib_ipv4", "nft_masq",
-                          "nft_nat", "nft_numgen", "nft_reject", "xt_comment", "xt_REDIRECT"],
-    ("ipvs", "nft"): ["br_netfilter", "ip_set", "ip_set_bitmap_port", "ip_set_hash_ip", "ip_set_hash_ipport",
-                      "ip_set_hash_ipportip", "ip_set_hash_ipportnet", "ip_vs", "ip_vs_rr", "nf_conntrack", "nf_nat",
-                      "nf_tables", "nft_compat", "nft_ct", "nft_nat", "x_tables", "xt_addrtype", "xt_comment",
-                      "xt_conntrack", "xt_mark", "xt_MASQUERADE", "xt_REDIRECT", "xt_set"],
-    ("none", "nft"): ["nf_tables", "nft_nat", "xt_comment", "xt_REDIRECT"],
+    # generic distribution, CNI other: br_netfilter belongs to the bridge-based CNIs and REDIRECT / COMMENT to kubeadm's
+    # and k0s's own checks (issue 12); ipvs mode also needs the REJECT target, the dummy device and (for LoadBalancer
+    # source ranges) the ipvs match
+    ("iptables", "nft"): ["ipt_REJECT", "nf_conntrack", "nf_nat", "nf_tables", "nft_compat", "nft_ct", "nft_nat",
+                          "x_tables", "xt_addrtype", "xt_comment", "xt_conntrack", "xt_mark", "xt_MASQUERADE", "xt_nat",
+                          "xt_recent", "xt_statistic"],
+    ("iptables", "legacy"): ["ip_tables", "ipt_REJECT", "iptable_filter", "iptable_mangle", "iptable_nat",
+                             "nf_conntrack", "nf_nat", "x_tables", "xt_addrtype", "xt_comment", "xt_conntrack",
+                             "xt_mark", "xt_MASQUERADE", "xt_nat", "xt_recent", "xt_statistic"],
+    ("nftables", "nft"): ["nf_conntrack", "nf_nat", "nf_tables", "nft_ct", "nft_fib_ipv4", "nft_masq", "nft_nat",
+                          "nft_numgen", "nft_reject"],
+    ("ipvs", "nft"): ["dummy", "ip_set", "ip_set_bitmap_port", "ip_set_hash_ip", "ip_set_hash_ipport",
+                      "ip_set_hash_ipportip", "ip_set_hash_ipportnet", "ip_vs", "ip_vs_rr", "ipt_REJECT",
+                      "nf_conntrack", "nf_nat", "nf_tables", "nft_compat", "nft_ct", "nft_nat", "x_tables",
+                      "xt_addrtype", "xt_comment", "xt_conntrack", "xt_ipvs", "xt_mark", "xt_MASQUERADE", "xt_set"],
+    ("none", "nft"): ["nf_tables", "nft_nat"],
 }
 CATALOG_MODULES = sorted({module for _symbol, module in cat.module_pairs("6.1.0")})
 
@@ -135,12 +137,12 @@ def test_unknown_choices_are_refused_by_the_evaluation(bad, match):
 # ---- states per mode from fixture roots -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode,backend,loaded,absent_files", [
-    ("iptables", "nft", ["br_netfilter", "nf_conntrack"], ["xt_statistic"]),
+    ("iptables", "nft", ["nf_conntrack", "xt_recent"], ["xt_statistic"]),
     ("iptables", "legacy", ["ip_tables"], ["iptable_mangle", "xt_recent"]),
     ("nftables", "nft", [], ["nft_numgen"]),
     ("ipvs", "nft", ["ip_vs"], []),
     # modules that an any-of group (or a transitional alias without a module) also names: still needed
-    ("iptables", "nft", [], ["xt_MASQUERADE", "xt_mark", "xt_REDIRECT"]),
+    ("iptables", "nft", [], ["xt_MASQUERADE", "xt_mark"]),
 ])
 def test_states_from_a_fixture_root(tmp_path, mode, backend, loaded, absent_files):
     """alpine-lts (everything =m): modules.dep lists every needed module but `absent_files`, /proc/modules lists
@@ -330,8 +332,8 @@ def test_module_backend_follows_the_kubernetes_chains(tmp_path):
     """The host's iptables uses nft, the node's chains are in legacy: the findings pick legacy (and say so)."""
     nf = kf.netfilter_facts(iptables="nft", hint={"KUBE-IPTABLES-HINT": ["legacy"]}, detected_mode="legacy",
                             sysctl={"net.ipv4.ip_forward": 1, "net.bridge.bridge-nf-call-iptables": None})
-    plan, findings = module_plan(alpine_root(tmp_path / "root"), "iptables", netfilter=nf)
-    assert plan["load"] == MODE_MODULES[("iptables", "legacy")]
+    plan, findings = module_plan(alpine_root(tmp_path / "root"), "iptables", netfilter=nf, cni="flannel")
+    assert set(MODE_MODULES[("iptables", "legacy")]) <= set(plan["load"]) and "nft_compat" not in plan["load"]
     assert by_id(findings, "netfilter.hint_in_other_backend")["severity"] == "error"
     assert plan["sysctl_changes"] == {"net.bridge.bridge-nf-call-iptables": {
         "current": None, "wanted": 1, "exists": False, "requires_module": "br_netfilter"}}
@@ -357,7 +359,7 @@ def test_module_backend_k3s_bundled_legacy_iptables(tmp_path):
 # ---- sysctls ----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode,cni,ipv6,wanted", [
-    ("iptables", "other", False, {"net.bridge.bridge-nf-call-iptables": 1, "net.ipv4.ip_forward": 1}),
+    ("iptables", "other", False, {"net.ipv4.ip_forward": 1}),  # bridge sysctls only for bridge-based CNIs
     ("iptables", "calico", False, {"net.ipv4.ip_forward": 1}),
     ("nftables", "flannel", True, {"net.bridge.bridge-nf-call-ip6tables": 1, "net.bridge.bridge-nf-call-iptables": 1,
                                    "net.ipv4.ip_forward": 1, "net.ipv6.conf.all.forwarding": 1}),
