@@ -55,6 +55,7 @@ TABLE_NAMES_FILE = {nf.IPV4: 'proc/net/ip_tables_names', nf.IPV6: 'proc/net/ip6_
 PROBE = {nf.IPV4: ['-s', '192.0.2.254/32', '-d', '192.0.2.254/32', '-j', 'ACCEPT'],
          nf.IPV6: ['-s', '2001:db8:ffff::fe/128', '-d', '2001:db8:ffff::fe/128', '-j', 'ACCEPT']}
 MAX_PROBED_CHAINS = 64
+MAX_CHAIN_LISTINGS = 4  # more flagged chains than this: their rule texts come from one listing of the table
 SBIN_DIRS = ('/sbin', '/usr/sbin', '/usr/local/sbin')
 
 
@@ -619,8 +620,10 @@ class Gatherer(object):
             return short(result.stderr)
         return None
 
-    def rule_texts(self, nft: str, family: str, table: str, chain: str, handles: Sequence[Optional[int]]) -> Dict[int, str]:
-        """Rule text (as ``nft -a list chain`` prints it) of the given handles only, streamed."""
+    def rule_texts(self, nft: str, family: str, table: str, chain: Optional[str],
+                   handles: Sequence[Optional[int]]) -> Dict[int, str]:
+        """Rule text (as ``nft -a list chain`` prints it) of the given handles only, streamed; the whole table's
+        listing when ``chain`` is None (handles are unique in a table)."""
         wanted = set(h for h in handles if h is not None)
         texts = {}  # type: Dict[int, str]
 
@@ -629,7 +632,7 @@ class Gatherer(object):
             if found is not None and found[0] in wanted:
                 texts[found[0]] = found[1]
 
-        argv = [nft, '-a', 'list', 'chain', family, table, chain]
+        argv = [nft, '-a', 'list', 'chain', family, table, chain] if chain else [nft, '-a', 'list', 'table', family, table]
         result = self.stream_lines(argv, on_line)
         if not result.ok:
             self.errors.append(self.cmd_error(result))
@@ -660,11 +663,22 @@ class Gatherer(object):
             probe = [c.name for c in listing.chains][:MAX_PROBED_CHAINS]
         others = ['%s %s' % t for t in other_tables]
         out = []  # type: List[Dict[str, Any]]
-        for chain in probe:
-            chain_error = self.probe_chain(ipt, ipver, table.name, chain)
+        # Each probe makes iptables-nft load the whole ruleset (5 s at 100k rules): at most MAX_PROBED_CHAINS of them.
+        if len(probe) > MAX_PROBED_CHAINS:
+            self.errors.append('%s %s: %d chains hold rules iptables-nft cannot read; the verbatim iptables-nft error '
+                               'was read for the first %d only (error null for the others)'
+                               % (family, table.name, len(probe), MAX_PROBED_CHAINS))
+        # Rule texts: one listing per flagged chain, or one of the whole table when many chains are flagged.
+        table_texts = None  # type: Optional[Dict[int, str]]
+        if len(flagged) > MAX_CHAIN_LISTINGS:
+            table_texts = self.rule_texts(nft, family, table.name, None,
+                                          [r.handle for rules in flagged.values() for r, _h in rules])
+        for index, chain in enumerate(probe):
+            chain_error = self.probe_chain(ipt, ipver, table.name, chain) if index < MAX_PROBED_CHAINS else None
             texts = {}  # type: Dict[int, str]
             if chain in flagged:
-                texts = self.rule_texts(nft, family, table.name, chain, [r.handle for r, _h in flagged[chain]])
+                texts = table_texts if table_texts is not None else self.rule_texts(
+                    nft, family, table.name, chain, [r.handle for r, _h in flagged[chain]])
             base = {'family': family, 'table': table.name, 'chain': chain, 'error': chain_error,
                     'iptables_nft_version': ipt_version}
             for rule, hits in flagged.get(chain, []):

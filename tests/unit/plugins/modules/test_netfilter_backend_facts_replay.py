@@ -383,3 +383,24 @@ def test_incompatible_table_that_nft_cannot_list_has_unknown_counts():
     assert table['incompatible'] is True and table['rules'] is None and table['chains'] == 1  # FORWARD only
     whats = [(u['what'], u['cause']) for u in facts['unreadable']]
     assert ('backends.nft.ipv4', 'timeout') in whats and ('iptables_nft_parse_errors', 'timeout') in whats
+
+
+def test_many_flagged_chains_one_table_listing_for_texts():
+    rec = load('native-chains')
+    runner = ReplayRunner(rec)
+    facts = g.gather(runner, g.GatherOptions(**rec['options']))
+    got = [(e['chain'], e['rule'], e['expected_error']) for e in facts['iptables_nft_parse_errors']]
+    assert got == [('C%d' % i, 'ct state established accept', 'cmp sreg undef') for i in range(1, 7)]
+    assert all('cmp sreg undef' in e['error'] for e in facts['iptables_nft_parse_errors'])
+    words = [' '.join(a[1:]) for a in runner.asked]
+    assert '-a list table ip filter' in words and not any(w.startswith('-a list chain') for w in words)
+
+
+def test_probes_are_bounded(monkeypatch):
+    monkeypatch.setattr(g, 'MAX_PROBED_CHAINS', 2)
+    rec = load('native-chains')
+    runner = ReplayRunner(rec)
+    facts = g.gather(runner, g.GatherOptions(**rec['options']))
+    assert [bool(e['error']) for e in facts['iptables_nft_parse_errors']] == [True, True, False, False, False, False]
+    assert sum(1 for a in runner.asked if '-C' in a) == 2
+    assert any('6 chains hold rules iptables-nft cannot read' in e for e in facts['errors'])
