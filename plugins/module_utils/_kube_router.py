@@ -143,19 +143,130 @@ def default_fixed_image(reference: str) -> Optional[str]:
 # ---------------------------------------------------------------------------------------------------------------------
 # DaemonSet and container
 
-def check_daemonset(obj: Any) -> Dict[str, Any]:
+def _type_name(value: Any) -> str:
+    if isinstance(value, str):
+        return 'a string'
+    if isinstance(value, bool):
+        return 'a boolean'
+    if isinstance(value, (int, float)):
+        return 'a number'
+    if isinstance(value, Mapping):
+        return 'a mapping'
+    if isinstance(value, (list, tuple)):
+        return 'a list'
+    if value is None:
+        return 'null'
+    return type(value).__name__
+
+
+def _want(where: str, value: Any, kinds: Tuple[type, ...], what: str, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise KubeRouterError('%s must be %s, got %s: %s' % (where, what, _type_name(value),
+                                                              json.dumps(value, default=repr)[:120]))
+
+
+def _want_str_list(where: str, value: Any) -> None:
+    """A container command/args: a list of strings (a string is not split into its characters)."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        raise KubeRouterError('%s must be a list of strings, got a string (%r): write it as a YAML list, one word '
+                              'per item' % (where, value[:120]))
+    _want(where, value, (list, tuple), 'a list of strings', optional=False)
+    for index, word in enumerate(value):
+        if not isinstance(word, str):
+            raise KubeRouterError('%s[%d] must be a string, got %s' % (where, index, _type_name(word)))
+
+
+def validate_daemonset(obj: Any) -> None:
+    """Check, once at the door, every part of a DaemonSet this module reads; KubeRouterError names the first key
+    with the wrong type (never a TypeError or AttributeError later on)."""
     if not isinstance(obj, Mapping):
-        raise KubeRouterError('the input must be a DaemonSet object (a dict), got %s' % type(obj).__name__)
-    kind = obj.get('kind')
-    if kind not in (None, 'DaemonSet'):
-        raise KubeRouterError('the input is a %s, not a DaemonSet' % kind)
-    try:
-        containers = obj['spec']['template']['spec']['containers']
-    except (KeyError, TypeError):
-        raise KubeRouterError('DaemonSet %s has no spec.template.spec.containers' % describe(obj))
-    if not isinstance(containers, list) or not all(isinstance(c, Mapping) for c in containers):
-        raise KubeRouterError('DaemonSet %s: spec.template.spec.containers is not a list of objects' % describe(obj))
+        raise KubeRouterError('the input must be a DaemonSet object (a dict), got %s' % _type_name(obj))
+    _want('kind', obj.get('kind'), (str,), 'a string')
+    if obj.get('kind') not in (None, 'DaemonSet'):
+        raise KubeRouterError('the input is a %s, not a DaemonSet' % obj.get('kind'))
+    meta = obj.get('metadata')
+    _want('metadata', meta, (Mapping,), 'a mapping')
+    meta = meta or {}
+    for key in ('name', 'namespace'):
+        _want('metadata.%s' % key, meta.get(key), (str,), 'a string')
+    _want('metadata.generation', meta.get('generation'), (int,), 'an integer')
+    annotations = meta.get('annotations')
+    _want('metadata.annotations', annotations, (Mapping,), 'a mapping of strings')
+    for key, value in (annotations or {}).items():
+        _want('metadata.annotations[%r]' % (key,), value, (str,), 'a string', optional=False)
+    node = obj
+    for key, where in (('spec', 'spec'), ('template', 'spec.template'), ('spec', 'spec.template.spec')):
+        node = node.get(key)
+        if not isinstance(node, Mapping):
+            raise KubeRouterError('DaemonSet %s: %s must be a mapping, got %s (no spec.template.spec.containers)'
+                                  % (describe(obj), where, _type_name(node)))
+    containers = node.get('containers')
+    if not isinstance(containers, (list, tuple)):
+        raise KubeRouterError('DaemonSet %s: spec.template.spec.containers must be a list of objects, got %s'
+                              % (describe(obj), _type_name(containers)))
+    for index, container in enumerate(containers):
+        base = 'spec.template.spec.containers[%d]' % index
+        if not isinstance(container, Mapping):
+            raise KubeRouterError('DaemonSet %s: %s must be an object, got %s' % (describe(obj), base,
+                                                                                 _type_name(container)))
+        try:
+            _want(base + '.name', container.get('name'), (str,), 'a string')
+            _want(base + '.image', container.get('image'), (str,), 'a string')
+            _want_str_list(base + '.command', container.get('command'))
+            _want_str_list(base + '.args', container.get('args'))
+        except KubeRouterError as exc:
+            raise KubeRouterError('DaemonSet %s: %s' % (describe(obj), exc))
+
+
+def check_daemonset(obj: Any) -> Dict[str, Any]:
+    validate_daemonset(obj)
     return dict(obj)
+
+
+def validate_node_modes(name: str, value: Any) -> None:
+    """node -> mode mappings (node_modes, k0s_modes): string keys, string or null values."""
+    if not isinstance(value, Mapping):
+        raise KubeRouterError('%s must be a mapping node -> mode, got %s' % (name, _type_name(value)))
+    for node, mode in value.items():
+        _want('%s[%r]' % (name, node), node, (str,), 'a node name (string)', optional=False)
+        _want('%s[%r]' % (name, node), mode, (str,), 'a mode (nft, legacy) or null')
+
+
+def validate_netfilter(netfilter: Any) -> None:
+    """The parts of ansible_facts.netfilter k0s_iptables_mode reads, checked once; KubeRouterError names the key."""
+    if not isinstance(netfilter, Mapping):
+        raise KubeRouterError('netfilter facts must be a mapping (ansible_facts.netfilter), got %s'
+                              % _type_name(netfilter))
+    chains = netfilter.get('kube_chains')
+    _want('kube_chains', chains, (Mapping,), 'a mapping chain -> backends')
+    for name, backends in (chains or {}).items():
+        _want('kube_chains[%r]' % (name,), backends, (list, tuple), 'a list of backends')
+        for index, backend in enumerate(backends or ()):
+            _want('kube_chains[%r][%d]' % (name, index), backend, (str,), 'a backend name', optional=False)
+    backends = netfilter.get('backends')
+    _want('backends', backends, (Mapping,), 'a mapping')
+    for backend in BACKENDS:
+        entry = (backends or {}).get(backend)
+        where = 'backends.%s' % backend
+        _want(where, entry, (Mapping,), 'a mapping')
+        for family in ('ipv4', 'ipv6'):
+            fam = (entry or {}).get(family)
+            _want('%s.%s' % (where, family), fam, (Mapping,), 'a mapping')
+            tables = (fam or {}).get('tables')
+            _want('%s.%s.tables' % (where, family), tables, (Mapping,), 'a mapping table -> counts')
+            for table, counts in (tables or {}).items():
+                twhere = '%s.%s.tables[%r]' % (where, family, table)
+                _want(twhere, counts, (Mapping,), 'a mapping', optional=False)
+                for key in ('chains', 'rules'):
+                    _want('%s.%s' % (twhere, key), counts.get(key), (int,), 'an integer')
+    ipt = netfilter.get('iptables')
+    _want('iptables', ipt, (Mapping,), 'a mapping')
+    for key in ('path', 'backend'):
+        _want('iptables.%s' % key, (ipt or {}).get(key), (str,), 'a string')
 
 
 def describe(obj: Mapping) -> str:
@@ -458,6 +569,9 @@ def findings(daemonsets: Sequence[Mapping], node_modes: Mapping[str, Optional[st
     if image_backend not in (None, '') + BACKENDS:
         raise KubeRouterError('image_backend must be one of %s or empty, got %r' % (', '.join(BACKENDS),
                                                                                     image_backend))
+    validate_node_modes('node_modes', node_modes)
+    if k0s_modes is not None:
+        validate_node_modes('k0s_modes', k0s_modes)
     out = []  # type: List[Finding]
     unknown = sorted(str(node) for node, mode in node_modes.items() if mode not in BACKENDS)
     if unknown:
@@ -558,9 +672,9 @@ def k0s_iptables_mode(netfilter: Mapping, kernel_release: Optional[str] = None) 
     4. ``iptables --version`` of the ``iptables`` on PATH: ``nf_tables`` -> nft, else legacy;
     5. when that fails: the kernel's first release digit < 5 -> legacy, else nft.
     """
-    if not isinstance(netfilter, Mapping):
-        raise KubeRouterError('netfilter facts must be a dict (ansible_facts.netfilter), got %s'
-                              % type(netfilter).__name__)
+    validate_netfilter(netfilter)
+    if kernel_release is not None and not isinstance(kernel_release, str):
+        raise KubeRouterError('kernel_release must be a string, got %s' % _type_name(kernel_release))
     chains = netfilter.get('kube_chains') or {}
     steps = []
     found = set()
@@ -619,6 +733,8 @@ def k0s_durable_patch(daemonset: Mapping, fix: str = 'wrapper', image: Optional[
                       container: Optional[str] = None, program: str = DEFAULT_PROGRAM) -> List[Dict[str, Any]]:
     """The JSON patch for spec.network.kuberouter.patches: the change only (k0s applies it to the manifest it
     renders, which has no live values to test against and no annotation)."""
+    if fix not in FIXES:
+        raise KubeRouterError('fix must be one of %s, got %r' % (', '.join(FIXES), fix))
     obj = check_daemonset(daemonset)
     recorded = annotation_value(obj)
     index, cont = select_container(obj, container)
@@ -642,6 +758,8 @@ def _yaml_block(text: str, indent: int) -> str:
 def k0s_advice(daemonset: Mapping, fix: str = 'wrapper', image: Optional[str] = None,
                container: Optional[str] = None) -> Dict[str, Any]:
     """The k0s message: the applier facts, then the durable fixes in order, with the exact ClusterConfig snippets."""
+    if fix not in FIXES:
+        raise KubeRouterError('fix must be one of %s, got %r' % (', '.join(FIXES), fix))
     obj = check_daemonset(daemonset)
     meta = obj.get('metadata') or {}
     index, cont = select_container(obj, container)

@@ -22,6 +22,7 @@ Measured with nftables 1.0.6 (Debian 12), see docs/nft_conflicts.md:
 
 from __future__ import annotations
 
+import codecs
 import copy
 import hashlib
 import json
@@ -150,10 +151,10 @@ def parse_refs(items: Sequence[Any]) -> List[RuleRef]:
         family, table, chain = item.get('family'), item.get('table'), item.get('chain')
         handle, fingerprint = item.get('handle'), item.get('fingerprint') or None
         bad = []
-        if family not in nf.IPTABLES_FAMILIES:
+        if not isinstance(family, str) or family not in nf.IPTABLES_FAMILIES:
             bad.append('family must be one of %s (iptables-nft\'s families), got %r'
                        % (', '.join(sorted(nf.IPTABLES_FAMILIES)), family))
-        if table not in nf.IPTABLES_TABLES:
+        if not isinstance(table, str) or table not in nf.IPTABLES_TABLES:
             bad.append('table must be one of iptables-nft\'s tables (%s), got %r'
                        % (', '.join(nf.IPTABLES_TABLES), table))
         if not isinstance(chain, str) or not chain:
@@ -188,54 +189,113 @@ def parse_refs(items: Sequence[Any]) -> List[RuleRef]:
 # ---------------------------------------------------------------------------------------------------------------------
 # nft -j output, read one object at a time
 
-def iter_nft_items(json_text: str, what: str) -> Iterator[Tuple[str, Dict[str, Any]]]:
+_READ_CHUNK = 1024 * 1024
+_HEAD_RE = re.compile(r'\s*\{\s*"nftables"\s*:\s*\[')
+_WS = ' \t\r\n'
+
+
+class _TextSource(object):
+    """A str, or a binary file read in chunks: what ``iter_nft_items`` decodes from."""
+
+    def __init__(self, source: Any) -> None:
+        if isinstance(source, str):
+            self.text, self.handle, self.eof = source, None, True
+        else:
+            self.text, self.handle, self.eof = '', source, False
+            self._decoder = codecs.getincrementaldecoder('utf-8')('replace')
+
+    def more(self, at_least: int = _READ_CHUNK) -> bool:
+        """Append at least ``at_least`` more characters (fewer at the end of the file); False at its end."""
+        if self.eof:
+            return False
+        chunk = self.handle.read(max(at_least, _READ_CHUNK))
+        if not chunk:
+            self.eof = True
+            self.text += self._decoder.decode(b'', final=True)
+            return False
+        self.text += self._decoder.decode(chunk)
+        return True
+
+    def skip_ws(self, pos: int) -> int:
+        while True:
+            while pos < len(self.text) and self.text[pos] in _WS:
+                pos += 1
+            if pos < len(self.text) or not self.more():
+                return pos
+
+    def compact(self, pos: int) -> int:
+        """Drop what was decoded (files only: a str source is held by the caller anyway)."""
+        if self.handle is not None and pos > _READ_CHUNK:
+            self.text = self.text[pos:]
+            return 0
+        return pos
+
+
+def _item(item: Any) -> Optional[Tuple[str, Dict[str, Any]]]:
+    if isinstance(item, dict) and len(item) == 1:
+        kind, body = next(iter(item.items()))
+        if isinstance(body, dict):
+            return str(kind), body
+    return None
+
+
+def iter_nft_items(source: Any, what: str) -> Iterator[Tuple[str, Dict[str, Any]]]:
     """(kind, body) of every object in the top-level ``nftables`` list of ``nft -j`` output, decoded one at a time.
 
-    ``nft -j`` prints one line; decoding item by item with ``raw_decode`` keeps one object in memory instead of the
-    whole tree (100k rules: the text plus one rule, not the text plus 100k dicts). Objects that are not
-    ``{kind: {...}}`` are skipped; anything that is not the documented shape is a ConflictError naming ``what``.
+    ``source`` is the text or a binary file. ``nft -j`` prints one line; decoding item by item with ``raw_decode``
+    from a buffer refilled in 1 MiB chunks keeps about one object in memory instead of the whole tree (100k rules:
+    a few MB, not the text plus 100k dicts). Objects that are not ``{kind: {...}}`` are skipped; anything that is not
+    the documented shape is a ConflictError naming ``what``.
     """
-    text = json_text or ''
-    match = re.match(r'\s*\{\s*"nftables"\s*:\s*\[', text)
-    if match is None:
+    src = _TextSource(source)
+    src.more()
+    match = _HEAD_RE.match(src.text)
+    if match is None:  # not nft's own layout: decode it whole (the caller capped its size) for the exact error
+        while src.more():
+            pass
         try:
-            data = json.loads(text)
+            data = json.loads(src.text)
         except ValueError as exc:
-            raise ConflictError('%s: not JSON (%s): %r' % (what, exc, text[:200]))
+            raise ConflictError('%s: not JSON (%s): %r' % (what, exc, src.text[:200]))
         if not isinstance(data, dict) or not isinstance(data.get('nftables'), list):
-            raise ConflictError('%s: JSON without a top-level "nftables" list: %r' % (what, text[:200]))
-        for item in data['nftables']:
-            if isinstance(item, dict) and len(item) == 1:
-                kind, body = next(iter(item.items()))
-                if isinstance(body, dict):
-                    yield str(kind), body
+            raise ConflictError('%s: JSON without a top-level "nftables" list: %r' % (what, src.text[:200]))
+        for raw in data['nftables']:
+            found = _item(raw)
+            if found is not None:
+                yield found
         return
     decoder = json.JSONDecoder()
     pos = match.end()
-    size = len(text)
     first = True
     while True:
-        while pos < size and text[pos] in ' \t\r\n':
-            pos += 1
-        if pos < size and text[pos] == ']':
+        pos = src.skip_ws(src.compact(pos))
+        if pos >= len(src.text):
+            raise ConflictError('%s: not JSON (the "nftables" list is not closed)' % what)
+        if src.text[pos] == ']':
             pos += 1
             break
         if not first:
-            if pos >= size or text[pos] != ',':
-                raise ConflictError('%s: not JSON (expected "," or "]" at character %d)' % (what, pos))
-            pos += 1
-            while pos < size and text[pos] in ' \t\r\n':
-                pos += 1
+            if src.text[pos] != ',':
+                raise ConflictError('%s: not JSON (expected "," or "]", got %r)' % (what, src.text[pos:pos + 20]))
+            pos = src.skip_ws(pos + 1)
         first = False
-        try:
-            item, pos = decoder.raw_decode(text, pos)
-        except ValueError as exc:
-            raise ConflictError('%s: not JSON (%s)' % (what, exc))
-        if isinstance(item, dict) and len(item) == 1:
-            kind, body = next(iter(item.items()))
-            if isinstance(body, dict):
-                yield str(kind), body
-    if not re.match(r'\s*\}\s*$', text[pos:]):
+        while True:
+            try:
+                raw, end = decoder.raw_decode(src.text, pos)
+            except ValueError as exc:
+                if src.more(len(src.text)):
+                    continue
+                raise ConflictError('%s: not JSON (%s)' % (what, exc))
+            if end == len(src.text) and src.more():
+                continue  # a number at the very end of the buffer may go on in the next chunk
+            break
+        pos = end
+        found = _item(raw)
+        if found is not None:
+            yield found
+    while src.more():
+        pass
+    if src.text[pos:].strip(_WS) != '}':
         raise ConflictError('%s: not JSON (trailing data after the "nftables" list)' % what)
 
 
@@ -286,11 +346,15 @@ class ChainState:
         return None
 
 
-def chain_state(family: str, table: str, chain: str, json_text: Optional[str], text: Optional[str]) -> ChainState:
-    """Build a ChainState from ``nft -j list chain`` and ``nft -a list chain`` output; None output: no such chain.
+def chain_state(family: str, table: str, chain: str, json_text: Any, text: Optional[str],
+                keep: Optional[Sequence[int]] = None) -> ChainState:
+    """Build a ChainState from ``nft -j list chain`` (text or binary file) and ``nft -a list chain`` output; None
+    output: no such chain.
 
     Every rule object must carry family, table, chain, an integer handle and an ``expr`` list (and a string comment
-    if any): nft 1.0.6 always prints them so; any other shape is a ConflictError, never a guess.
+    if any): nft 1.0.6 always prints them so; any other shape is a ConflictError, never a guess. With ``keep``, only
+    the rules with those handles keep their expressions and text (the others are positions: a chain of 14k
+    kube-proxy rules then costs their handles, not their expression trees).
     """
     if json_text is None:
         return ChainState(family, table, chain, False)
@@ -312,6 +376,8 @@ def chain_state(family: str, table: str, chain: str, json_text: Optional[str], t
                                 'list and a string comment: %r' % (what, json.dumps(body, sort_keys=True)[:300]))
         if key[:3] != (family, table, chain):
             continue
+        if keep is not None and key[3] not in keep:
+            expr, comment = [], None
         rules.append(ChainRule(family, table, chain, key[3], expr, comment))
     if not found:
         raise ConflictError('%s: the output holds no chain %r' % (what, chain))
@@ -319,6 +385,8 @@ def chain_state(family: str, table: str, chain: str, json_text: Optional[str], t
         texts = nf.parse_nft_text_handles(text or '')
     except (TypeError, ValueError, AttributeError):
         texts = {}
+    if keep is not None:
+        texts = dict((h, t) for h, t in texts.items() if h in keep)
     return ChainState(family, table, chain, True, rules, texts)
 
 
@@ -528,6 +596,18 @@ def undo_text(plan: Plan, chains: Dict[Tuple[str, str, str], ChainState]) -> str
     return json.dumps(document, indent=1, sort_keys=True) + '\n'
 
 
+def validation_text(plan: Plan) -> str:
+    """What ``nft -c -j -f`` checks before anything is removed: every rule of the undo file as a plain ``add``
+    (no anchor), so that nft and the kernel check each rule's expressions and comment.
+
+    The anchors are left out on purpose: ``check_undo`` proves each is a kept rule of the chain just read, and an
+    anchored insert makes nft 1.0.6 load every rule of every table into its cache first (measured with 100k
+    iptables-nft rules in another table: 67 to 137 s for ``nft -c`` of one anchored insert, 0.5 s unanchored).
+    """
+    commands = [{'add': {'rule': _undo_rule(decision, None)}} for decision in plan.remove]
+    return json.dumps({'nftables': [UNDO_METAINFO] + commands}, sort_keys=True) + '\n'
+
+
 def check_undo(text: str, plan: Plan, chains: Dict[Tuple[str, str, str], ChainState]) -> None:
     """Parse the undo file back and prove it restores exactly the removed rules and does nothing else.
 
@@ -591,22 +671,29 @@ def readme_text(plan: Plan, stamp: str, undo_name: str) -> str:
         '',
         'Undo: nft -j -f %s   (JSON, one transaction: it fails as a whole if a rule it anchors on is gone)' % undo_name,
         'The rules come back with new handles, at the same place relative to the rules that were kept.',
-        'ruleset.nft / ruleset.json: the whole ruleset before the removal (for reading; do not load ruleset.nft back:',
-        'nft cannot load iptables-nft\'s own xtables expressions).',
+        '<family>-<table>.nft / .json: each table a rule was removed from, before the removal (nft -a list table,',
+        'nft -j list table; the only tables the removal touches). For reading: nft cannot load iptables-nft\'s own',
+        'xtables expressions back, so these are no restore files.',
     ])
     return '\n'.join(lines) + '\n'
 
 
 def backup_names(stamp: str) -> Dict[str, str]:
     """File names inside the per-run backup directory ``nft-conflicts-<stamp>``."""
-    return {'directory': 'nft-conflicts-%s' % stamp, 'ruleset': 'ruleset.nft', 'ruleset_json': 'ruleset.json',
-            'undo': 'undo.json', 'transaction': 'delete.nft', 'readme': 'README.txt'}
+    return {'directory': 'nft-conflicts-%s' % stamp, 'undo': 'undo.json', 'transaction': 'delete.nft',
+            'readme': 'README.txt'}
+
+
+def table_backup_names(family: str, table: str) -> Dict[str, str]:
+    """The backup of one affected table: ``<family>-<table>.nft`` (``nft -a list table``) and ``.json``
+    (``nft -j list table``). Family and table are validated names (ip/ip6, iptables' tables)."""
+    return {'text': '%s-%s.nft' % (family, table), 'json': '%s-%s.json' % (family, table)}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Verification
 
-def ruleset_index(json_text: str, what: str = 'nft -j list ruleset') -> Dict[Tuple[Any, ...], Any]:
+def ruleset_index(json_text: Any, what: str = 'nft -j list ruleset') -> Dict[Tuple[Any, ...], Any]:
     """Every object of an ``nft -j list ruleset`` keyed by identity, valued by a digest of its normalised body
     (counters and run-time state aside). Rules are keyed by family, table, chain and handle. Read one object at a
     time and kept as digests, so 100k rules cost a few MB, not the whole tree twice."""
@@ -665,7 +752,8 @@ def diff_after(text: str, removed_handles: Sequence[int]) -> str:
 # ---------------------------------------------------------------------------------------------------------------------
 # Commands: a deadline for each, output to a file (never concatenated in memory), a cap on what is read back
 
-DEFAULT_TIMEOUT = 60
+# nft -j list table of 100k iptables-nft rules took 37 s on a loaded 2-core test machine (bench_nft_conflicts.py)
+DEFAULT_TIMEOUT = 300
 # the most of one command's output read into memory (nft -j of 100k iptables-nft rules: about 40 MB)
 MAX_OUTPUT_BYTES = 512 * 1024 * 1024
 MAX_STDERR_BYTES = 64 * 1024
@@ -680,6 +768,7 @@ class CommandResult:
     stdout: str
     stderr: str
     error: Optional[str] = None
+    stdout_file: Any = None
 
     @property
     def ok(self) -> bool:
@@ -692,12 +781,13 @@ class CommandResult:
 
 
 def run_command(argv: Sequence[str], timeout: float, data: Optional[str] = None, stdout_path: Optional[str] = None,
-                max_output: int = MAX_OUTPUT_BYTES) -> CommandResult:
+                max_output: int = MAX_OUTPUT_BYTES, keep_file: bool = False) -> CommandResult:
     """Run ``argv`` (no shell, LC_ALL=C) with a deadline of ``timeout`` seconds for the process and its children.
 
     Standard output goes to ``stdout_path`` when given (created 0600 with O_EXCL: the caller's backup file, streamed,
     nothing of it read back into memory) or to an anonymous temporary file read back up to ``max_output`` bytes
-    (more is an error, never a truncated parse). A process still running at the deadline, or a grandchild keeping
+    (more is an error, never a truncated parse); with ``keep_file`` that file is returned open at its start in
+    ``stdout_file`` (the caller closes it) instead of being read. A process still running at the deadline, or a grandchild keeping
     its output open, is killed with its whole process group.
     """
     argv = [str(a) for a in argv]
@@ -715,6 +805,7 @@ def run_command(argv: Sequence[str], timeout: float, data: Optional[str] = None,
             out = os.fdopen(out_fd, 'w+b')  # type: Any
         else:
             out = tempfile.TemporaryFile()
+        keep = None
         with out:
             try:
                 proc = subprocess.Popen(argv, stdin=inp if data is not None else subprocess.DEVNULL, stdout=out,
@@ -738,8 +829,12 @@ def run_command(argv: Sequence[str], timeout: float, data: Optional[str] = None,
                 return CommandResult(argv, rc, '', stderr, error or 'printed %d bytes, more than the cap of %d'
                                      % (size, max_output))
             out.seek(0)
-            stdout = out.read().decode('utf-8', 'replace')
-    return CommandResult(argv, rc, stdout, stderr, error)
+            if keep_file:
+                keep = os.fdopen(os.dup(out.fileno()), 'rb')
+                stdout = ''
+            else:
+                stdout = out.read().decode('utf-8', 'replace')
+    return CommandResult(argv, rc, stdout, stderr, error, keep)
 
 
 def _kill_group(proc: 'subprocess.Popen[bytes]') -> None:

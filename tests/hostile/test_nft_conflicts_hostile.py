@@ -93,7 +93,7 @@ def test_refused_undo_is_changed_false_with_a_clear_message(tmp_path):
 @pytest.mark.parametrize('when, what', [
     ('-j list chain*', 'reading the chain'),
     ('-c -f -', 'validating the transaction'),
-    ('-a list ruleset', 'saving the ruleset'),
+    ('-j list table*', 'saving the table'),
 ])
 def test_a_hanging_nft_meets_its_deadline_and_nothing_is_removed(tmp_path, when, what):
     with netns('kn-nftc') as ns:

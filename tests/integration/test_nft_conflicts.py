@@ -197,7 +197,7 @@ def test_backup_files_and_modes(tmp_path):
         for cmd in NETBIRD:
             ns.sh(cmd)
         ns.run(['nft', '-f', '-'], input=INET)
-        before_text = ns.run(['nft', '-a', 'list', 'ruleset']).stdout
+        before_text = ns.run(['nft', '-a', 'list', 'table', 'ip', 'filter']).stdout
         backup_dir = tmp_path / 'deep' / 'backups'
         result = remove(ns, tmp_path, [{'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3}],
                         backup_dir=backup_dir)
@@ -206,11 +206,16 @@ def test_backup_files_and_modes(tmp_path):
         assert paths['written'] is True and os.path.dirname(paths['directory']) == str(backup_dir)
         assert os.path.basename(paths['directory']).startswith('nft-conflicts-')
         assert stat.S_IMODE(os.stat(paths['directory']).st_mode) == 0o700
-        for key in ('ruleset', 'ruleset_json', 'undo', 'transaction', 'readme'):
-            assert stat.S_IMODE(os.stat(paths[key]).st_mode) == 0o600, key
-        with open(paths['ruleset']) as handle:
+        # only the affected table is saved (and read): the removal touches no other
+        assert [(t['family'], t['table']) for t in paths['tables']] == [('ip', 'filter')]
+        files = [paths[key] for key in ('undo', 'transaction', 'readme')] + [paths['tables'][0]['text'],
+                                                                              paths['tables'][0]['json']]
+        assert sorted(os.listdir(paths['directory'])) == sorted(os.path.basename(f) for f in files)
+        for path in files:
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+        with open(paths['tables'][0]['text']) as handle:
             assert handle.read() == before_text
-        with open(paths['ruleset_json']) as handle:
+        with open(paths['tables'][0]['json']) as handle:
             assert any('rule' in o and o['rule']['handle'] == 3 for o in json.load(handle)['nftables'])
         with open(paths['transaction']) as handle:
             assert handle.read() == 'delete rule ip filter FORWARD handle 3\n'

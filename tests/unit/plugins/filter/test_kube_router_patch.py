@@ -89,3 +89,93 @@ def test_filter_through_ansible(ansible_env, tmp_path):
                 'ansible_python_interpreter=/usr/bin/python3', str(playbook)], env=ansible_env)
     ops = json.loads((tmp_path / 'out.json').read_text())
     assert ops == PATCH(ds)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# wrong-typed input is an AnsibleFilterError naming the key (issue 17 #7 and the tracebacks), never a traceback
+
+def _mutated(path, value):
+    ds = copy.deepcopy(standin.daemonset('k0s-bad'))
+    node = ds
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return ds
+
+
+C0 = ('spec', 'template', 'spec', 'containers', 0)
+
+
+@pytest.mark.parametrize('path, value, message', [
+    (C0 + ('command',), '/usr/local/bin/kube-router --run-router', r"containers\[0\]\.command must be a list of "
+                                                                    r"strings, got a string"),
+    (C0 + ('args',), '--run-router=true', r'containers\[0\]\.args must be a list of strings, got a string'),
+    (C0 + ('command',), ['/bin/kube-router', 7], r'containers\[0\]\.command\[1\] must be a string, got a number'),
+    (C0 + ('image',), ['quay.io/x'], r'containers\[0\]\.image must be a string, got a list'),
+    (C0 + ('name',), {'a': 1}, r'containers\[0\]\.name must be a string, got a mapping'),
+    (C0, 'kube-router', r'containers\[0\] must be an object, got a string'),
+    (('metadata',), ['kube-router'], 'metadata must be a mapping, got a list'),
+    (('metadata', 'annotations'), 'x=y', 'metadata.annotations must be a mapping of strings, got a string'),
+    (('metadata', 'annotations'), {'kubenode.netfilter/original-command': {'container': 'x'}},
+     r"metadata.annotations\['kubenode.netfilter/original-command'\] must be a string, got a mapping"),
+    (('metadata', 'generation'), '3', 'metadata.generation must be an integer, got a string'),
+    (('metadata', 'name'), 5, 'metadata.name must be a string, got a number'),
+    (('spec', 'template'), [], 'spec.template must be a mapping, got a list'),
+    (('spec', 'template', 'spec', 'containers'), {'kube-router': {}}, 'containers must be a list of objects, got a '
+                                                                       'mapping'),
+    (('kind',), ['DaemonSet'], 'kind must be a string, got a list'),
+])
+@pytest.mark.parametrize('name', ['kube_router_patch', 'kube_router_k0s_advice', 'kube_router_findings'])
+def test_wrong_typed_daemonset_names_the_key(name, path, value, message):
+    args = ({},) if name == 'kube_router_findings' else ()
+    with pytest.raises(AnsibleFilterError, match=message):
+        FILTERS[name](_mutated(path, value), *args)
+
+
+def test_string_command_is_not_split_into_characters():
+    """Issue 17 #7: a string command once became ['/', 'b', 'i', 'n', ...] in the patch."""
+    ds = _mutated(C0 + ('command',), '/usr/local/bin/kube-router')
+    with pytest.raises(AnsibleFilterError, match='write it as a YAML list'):
+        PATCH(ds, 'wrapper')
+    with pytest.raises(AnsibleFilterError, match='write it as a YAML list'):
+        FILTERS['kube_router_k0s_advice'](ds)
+
+
+@pytest.mark.parametrize('fix', ['bogus', '', None, ['wrapper']])
+def test_k0s_advice_rejects_an_unknown_fix(fix):
+    with pytest.raises(AnsibleFilterError, match='fix must be one of wrapper, image'):
+        FILTERS['kube_router_k0s_advice'](standin.daemonset('k0s-bad'), fix=fix)
+
+
+@pytest.mark.parametrize('facts, message', [
+    ({'kube_chains': ['KUBE-IPTABLES-HINT']}, 'kube_chains must be a mapping chain -> backends, got a list'),
+    ({'kube_chains': {'KUBE-IPTABLES-HINT': 'nft'}}, r"kube_chains\['KUBE-IPTABLES-HINT'\] must be a list"),
+    ({'kube_chains': {'KUBE-IPTABLES-HINT': [1]}}, r"kube_chains\['KUBE-IPTABLES-HINT'\]\[0\] must be a backend"),
+    ({'backends': []}, 'backends must be a mapping, got a list'),
+    ({'backends': {'legacy': {'ipv4': {'tables': {'filter': {'chains': 'many'}}}}}},
+     r"backends.legacy.ipv4.tables\['filter'\].chains must be an integer, got a string"),
+    ({'backends': {'nft': {'ipv6': {'tables': ['filter']}}}}, 'backends.nft.ipv6.tables must be a mapping'),
+    ({'backends': {'nft': {'ipv6': {'tables': {'filter': 3}}}}}, r"tables\['filter'\] must be a mapping"),
+    ({'iptables': 'iptables v1.8.9 (nf_tables)'}, 'iptables must be a mapping, got a string'),
+    ({'iptables': {'path': ['/usr/sbin/iptables']}}, 'iptables.path must be a string, got a list'),
+    ([], 'netfilter_backend_facts'),
+])
+def test_k0s_mode_wrong_types_name_the_key(facts, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        FILTERS['kube_router_k0s_mode'](facts)
+
+
+def test_k0s_mode_kernel_release_must_be_a_string():
+    with pytest.raises(AnsibleFilterError, match='kernel_release must be a string'):
+        FILTERS['kube_router_k0s_mode']({}, 6)
+
+
+@pytest.mark.parametrize('modes, message', [
+    ({'a': ['nft']}, r"node_modes\['a'\] must be a mode"),
+    ({'a': 5}, r"node_modes\['a'\] must be a mode \(nft, legacy\) or null, got a number"),
+])
+def test_findings_node_modes_wrong_types(modes, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        FILTERS['kube_router_findings']([standin.daemonset('k0s-bad')], modes)
+    with pytest.raises(AnsibleFilterError, match=message.replace('node_modes', 'k0s_modes')):
+        FILTERS['kube_router_findings']([standin.daemonset('k0s-bad')], {}, distribution='k0s', k0s_modes=modes)

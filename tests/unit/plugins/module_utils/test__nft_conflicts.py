@@ -376,8 +376,9 @@ def test_check_undo_refuses_anything_but_the_removed_rules(tamper, message):
 def test_backup_names():
     names = nc.backup_names('20260101T000000Z')
     assert names['directory'] == 'nft-conflicts-20260101T000000Z'
-    assert sorted(names) == ['directory', 'readme', 'ruleset', 'ruleset_json', 'transaction', 'undo']
+    assert sorted(names) == ['directory', 'readme', 'transaction', 'undo']
     assert names['undo'] == 'undo.json'
+    assert nc.table_backup_names('ip6', 'nat') == {'text': 'ip6-nat.nft', 'json': 'ip6-nat.json'}
 
 
 def test_diff_after_drops_only_removed_rule_lines():
@@ -419,3 +420,48 @@ def test_ruleset_index_rejects_garbage():
         nc.ruleset_index('{')
     with pytest.raises(nc.ConflictError, match='top-level "nftables"'):
         nc.ruleset_index('[]')
+
+
+def test_validation_text_is_every_undo_rule_unanchored():
+    """nft -c checks the rules' expressions without anchors (an anchored insert loads every rule of every table
+    into nft's cache); check_undo proves the anchors."""
+    plan, chains = plan_for([3, 5, 6])
+    document = json.loads(nc.validation_text(plan))
+    assert document['nftables'][0] == {'metainfo': {'json_schema_version': 1}}
+    assert document['nftables'][1:] == [add(3, [CT_EST, ACCEPT]), add(5, [IP_LEN, counter(), ACCEPT]),
+                                        add(6, [SET_SADDR, ACCEPT])]
+    assert all('handle' not in c['add']['rule'] for c in document['nftables'][1:])
+
+
+@pytest.mark.parametrize('chunk', [1, 7, 64, 1 << 20])
+@pytest.mark.parametrize('indent', [None, 2])
+def test_file_reader_agrees_with_json_loads_at_any_chunk_size(monkeypatch, tmp_path, chunk, indent):
+    """The chunked reader of nft -j output (a 40 MB line at 100k rules) gives what json.loads gives, whatever the
+    chunk boundaries cut: strings, numbers, escapes, multi-byte UTF-8."""
+    monkeypatch.setattr(nc, '_READ_CHUNK', chunk)
+    items = json.loads(chain_json([(h, e) for h, e, _t in CHAIN]))['nftables']
+    items[-1]['rule']['comment'] = 'caf\u00e9 \u2603 "q" \\ 1234567890'
+    path = tmp_path / 'chain.json'
+    path.write_text(json.dumps({'nftables': items}, indent=indent), encoding='utf-8')
+    with open(path, 'rb') as handle:
+        got = list(nc.iter_nft_items(handle, 'x'))
+    assert got == [next(iter(i.items())) for i in items]
+    with open(path, 'rb') as handle:
+        assert nc.ruleset_index(handle) == nc.ruleset_index(path.read_text(encoding='utf-8'))
+    with open(path, 'rb') as handle:
+        st = nc.chain_state('ip', 'filter', 'FORWARD', handle, '', keep=[3])
+    assert [r.handle for r in st.rules] == [2, 3, 4, 5, 6] and st.rule(3).expr == [CT_EST, ACCEPT]
+    assert st.rule(5).expr == []  # not listed: only its position is kept
+
+
+@pytest.mark.parametrize('text, message', [
+    ('{"nftables": [{"rule": {}}', 'not closed'),
+    ('{"nftables": [{"rule": {}} {"rule": {}}]}', 'expected ","'),
+    ('{"nftables": []} {"x": 1}', 'trailing data'),
+    ('{"nftables": [{"rule": {"a": tru}}]}', 'not JSON'),
+])
+def test_file_reader_rejects_broken_json(tmp_path, text, message):
+    path = tmp_path / 'x.json'
+    path.write_text(text)
+    with open(path, 'rb') as handle, pytest.raises(nc.ConflictError, match=message):
+        list(nc.iter_nft_items(handle, 'x'))
