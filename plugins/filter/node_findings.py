@@ -50,8 +50,21 @@ def _optional_str(name, value):
     return value.strip() or None
 
 
+def _profile(value):
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise AnsibleFilterError('%s: profile must be the dict of kubenode.netfilter.node_profile, got %s'
+                                 % (NAME, _kind(value)))
+    for key in ('mismatch', 'assumed'):
+        if not isinstance(value.get(key, []), Sequence) or isinstance(value.get(key), str):
+            raise AnsibleFilterError('%s: profile[%r] must be a list, got %s' % (NAME, key, _kind(value.get(key))))
+    return dict(value)
+
+
 def node_findings(facts, proxy_mode='iptables', distribution='generic', cni='other', distribution_version=None,
-                  include_passed=False, ipv6=False, kube_router_image_backend=None, k3s_prefer_bundled_bin=False):
+                  include_passed=False, ipv6=False, kube_router_image_backend=None, k3s_prefer_bundled_bin=False,
+                  profile=None):
     """The host's ansible_facts -> list of findings (dicts with id, severity, message, fix)."""
     if not isinstance(facts, Mapping):
         raise AnsibleFilterError('%s: the input must be the host\'s ansible_facts (a dict), got %s'
@@ -76,7 +89,8 @@ def node_findings(facts, proxy_mode='iptables', distribution='generic', cni='oth
         distribution_version=_optional_str('distribution_version', distribution_version),
         include_passed=_bool('include_passed', include_passed), ipv6=_bool('ipv6', ipv6),
         kube_router_image_backend=kube_router_image_backend,
-        k3s_prefer_bundled_bin=_bool('k3s_prefer_bundled_bin', k3s_prefer_bundled_bin))
+        k3s_prefer_bundled_bin=_bool('k3s_prefer_bundled_bin', k3s_prefer_bundled_bin),
+        profile=_profile(profile))
     return [finding.as_dict() for finding in findings]
 
 

@@ -270,9 +270,11 @@ class _Context(object):
 def evaluate(facts: Dict[str, Any], proxy_mode: str = 'iptables', distribution: str = 'generic',
              cni: str = 'other', distribution_version: Optional[str] = None, include_passed: bool = False,
              ipv6: bool = False, kube_router_image_backend: Optional[str] = None,
-             k3s_prefer_bundled_bin: bool = False) -> List[Finding]:
+             k3s_prefer_bundled_bin: bool = False, profile: Optional[Dict[str, Any]] = None) -> List[Finding]:
     """Findings for one host's facts (a dict holding ``kernel_config`` and ``netfilter``, as ansible_facts does).
 
+    ``profile``: the output of resolve_profile() that chose the mode, distribution, CNI and IPv6 (adds the
+    ``profile.*`` findings: explicit choices that differ from the node's configuration, values assumed).
     Raises ValueError for an argument outside its choices. Missing fact sets become findings, never exceptions.
     """
     check_arguments(proxy_mode, distribution, cni, kube_router_image_backend)
@@ -290,7 +292,109 @@ def evaluate(facts: Dict[str, Any], proxy_mode: str = 'iptables', distribution: 
     _check_nft_tables(ctx, out)
     _check_sysctls(ctx, out)
     _check_mode_and_distribution(ctx, out)
+    if profile:
+        _check_profile(profile, out)
     return out.result()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The node's own profile (node_profile_facts) against the user's choices
+
+PROFILE_DEFAULTS = (('proxy_mode', 'iptables', MODES), ('distribution', 'generic', DISTRIBUTIONS),
+                    ('cni', 'other', CNI_CHOICES), ('ipv6', False, (True, False)))
+AUTO = 'auto'
+
+
+def _as_auto_bool(name: str, value: Any) -> Any:
+    if value is None or value == '' or value == AUTO:
+        return AUTO
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ('true', 'yes', 'on', '1'):
+        return True
+    if text in ('false', 'no', 'off', '0'):
+        return False
+    raise ValueError('%s must be auto, true or false, got %r' % (name, value))
+
+
+def resolve_profile(node_profile: Any, proxy_mode: Any = AUTO, distribution: Any = AUTO, cni: Any = AUTO,
+                    ipv6: Any = AUTO, distribution_version: Any = None,
+                    k3s_prefer_bundled_bin: Any = None) -> Dict[str, Any]:
+    """What a host is judged against: each of proxy_mode, distribution, cni, ipv6 is the explicit choice when one
+    was given (it wins: planning a migration is a real use), else what the node is configured for
+    (``ansible_facts['node_profile']``), else the old default, marked as assumed. Each value has a ``<key>_source``;
+    ``mismatch`` lists explicit choices that differ from the node's configured value; ``assumed`` the keys that fell
+    back to a default. Raises ValueError for a choice outside its values."""
+    node = node_profile if isinstance(node_profile, dict) else {}
+    chosen = {'proxy_mode': proxy_mode, 'distribution': distribution, 'cni': cni,
+              'ipv6': _as_auto_bool('ipv6', ipv6)}  # type: Dict[str, Any]
+    out = {'assumed': [], 'mismatch': []}  # type: Dict[str, Any]
+    for key, default, choices in PROFILE_DEFAULTS:
+        value = chosen[key]
+        if value is None or value == '':
+            value = AUTO
+        configured = node.get(key)
+        known = configured in choices and configured is not None
+        source = node.get(key + '_source') or 'unknown'
+        if value != AUTO:
+            if value not in choices:
+                raise ValueError('%s must be auto or one of %s, got %r' % (
+                    key, ', '.join(str(c) for c in choices), value))
+            out[key] = value
+            out[key + '_source'] = 'explicit (kubenode_%s)' % key
+            if known and configured != value:
+                out['mismatch'].append({'key': key, 'chosen': value, 'configured': configured,
+                                        'configured_source': source})
+        elif known:
+            out[key] = configured
+            out[key + '_source'] = source
+        else:
+            out[key] = default
+            out[key + '_source'] = 'assumed: default %s (the node\'s own value is %s)' % (
+                str(default).lower() if isinstance(default, bool) else default,
+                'unknown' if configured in (None, 'unknown') else repr(configured))
+            out['assumed'].append(key)
+    version = distribution_version if isinstance(distribution_version, str) and distribution_version.strip() else None
+    if version:
+        out['distribution_version'], out['distribution_version_source'] = version.strip(), 'explicit'
+    elif isinstance(node.get('distribution_version'), str) and out['distribution'] == node.get('distribution'):
+        out['distribution_version'] = node['distribution_version']
+        out['distribution_version_source'] = node.get('distribution_version_source') or 'node_profile_facts'
+    else:
+        out['distribution_version'], out['distribution_version_source'] = None, 'unknown'
+    if k3s_prefer_bundled_bin is not None and k3s_prefer_bundled_bin != '':
+        out['k3s_prefer_bundled_bin'] = _as_auto_bool('k3s_prefer_bundled_bin', k3s_prefer_bundled_bin) is True
+    else:
+        out['k3s_prefer_bundled_bin'] = node.get('k3s_prefer_bundled_bin') is True
+    out['proxy_mode_running'] = node.get('proxy_mode_running')
+    return out
+
+
+def _check_profile(profile: Dict[str, Any], out: _Collector) -> None:
+    for item in profile.get('mismatch') or []:
+        if not isinstance(item, dict):
+            continue
+        key = item.get('key')
+        out.add('profile.mismatch.%s' % key, 'warning',
+                'checked against %s %s (chosen explicitly), but the node is configured for %s (%s): this verdict is '
+                'for the planned %s, not for what the node runs now.' % (
+                    key, item.get('chosen'), item.get('configured'), item.get('configured_source'), key),
+                'drop kubenode_%s to check the node as it is configured, or change its configuration to match the '
+                'plan' % key)
+    running = profile.get('proxy_mode_running')
+    if running in MODES and running != profile.get('proxy_mode'):
+        out.add('profile.mismatch.proxy_mode_running', 'warning',
+                'the live rules show kube-proxy running in %s mode, but the node was checked for %s mode (%s).' % (
+                    running, profile.get('proxy_mode'), profile.get('proxy_mode_source')),
+                'check the mode kube-proxy really runs, or restart kube-proxy after changing its configuration')
+    assumed = [key for key in (profile.get('assumed') or []) if isinstance(key, str)]
+    if assumed:
+        out.add('profile.assumed', 'info',
+                'not detected on the node, so assumed: %s. The verdict holds for those values only.' % ', '.join(
+                    '%s %s' % (key, str(profile.get(key)).lower() if isinstance(profile.get(key), bool)
+                               else profile.get(key)) for key in assumed),
+                'set kubenode_%s explicitly for this host (host or group variable)' % assumed[0])
 
 
 def check_arguments(proxy_mode: str, distribution: str, cni: str,
