@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -72,11 +73,12 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
 
-    def _profile(self, host_vars, name, profile_var):
-        """The host's own profile fact, else the kube-proxy mode / distribution / CNI variables it ran with."""
+    @staticmethod
+    def _profile(host_vars, name, profile_var):
+        """The host's own profile fact (set by the preflight role), or None."""
         profile = host_vars.get(profile_var)
-        if isinstance(profile, dict) and profile:
-            return profile
+        if isinstance(profile, Mapping) and profile:
+            return dict(profile)
         return None
 
     def run(self, tmp=None, task_vars=None):
@@ -183,6 +185,10 @@ class ActionModule(ActionBase):
         now = datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
         hostvars = task_vars.get('hostvars', {})
         active_set = set(active)
+        meta = {}
+        for key in ('proxy_mode', 'distribution', 'cni'):
+            value = task_vars.get('kubenode_' + key)
+            meta[key] = value if isinstance(value, str) else ''
         entries = {}
         for name in hosts:
             # raw_get: the host's variables without templating each one (facts are already data); one call per host.
@@ -197,13 +203,8 @@ class ActionModule(ActionBase):
             entry['checked_at'] = now
             entry['profile'] = self._profile(host_vars, name, profile_var)
             if entry['profile'] is None and checks is not None:
-                entry['profile'] = self._fallback_profile(hostvars, name, host_vars)
+                entry['profile'] = self._fallback_profile(hostvars, name, host_vars, meta)
             entries[name] = entry
-
-        meta = {}
-        for key in ('proxy_mode', 'distribution', 'cni'):
-            value = task_vars.get('kubenode_' + key)
-            meta[key] = value if isinstance(value, str) else ''
         report = dict(meta, generated_at=now, collection_version=str(version), hosts=entries)
         try:
             return _report.normalize(report)
@@ -211,15 +212,17 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail('fleet_report: bad preflight results: %s' % exc)
 
     @staticmethod
-    def _fallback_profile(hostvars, name, host_vars):
-        """Today's variables when the host has no profile fact: what it was judged against, source ``variable``."""
+    def _fallback_profile(hostvars, name, host_vars, meta):
+        """Today's variables when the host has no profile fact: the host's own, else the play's (role defaults)."""
         profile = {}
         for key in ('proxy_mode', 'distribution', 'cni'):
-            value = host_vars.get('kubenode_' + key)
+            value = (host_vars or {}).get('kubenode_' + key)
             if isinstance(value, str) and ('{{' in value or '{%' in value):
                 value = hostvars[name]['kubenode_' + key]  # templated only when it is a template
-            if value is None:
-                continue
-            profile[key] = str(value)
-            profile[key + '_source'] = 'variable kubenode_' + key
+            if value is not None:
+                profile[key] = str(value)
+                profile[key + '_source'] = 'variable kubenode_' + key
+            elif meta.get(key):
+                profile[key] = meta[key]
+                profile[key + '_source'] = 'variable kubenode_%s (the play\'s value or role default)' % key
         return profile or None

@@ -171,3 +171,144 @@ def test_playbook_bad_report_fails_with_the_key(ansible_env, tmp_path):
     assert "hosts['web2'].status must be one of ok, failed, unreachable, no_data, got 'maybe'" in output
     assert 'Traceback' not in output
     assert not (tmp_path / 'out' / 'preflight.html').exists()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# the fleet_report action (what the preflight role's report task runs), in a real ansible-playbook run
+
+ACTION_PLAYBOOK = """
+- name: Results of three hosts, as the preflight role leaves them
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: One host fails before its checks
+      ansible.builtin.fail:
+        msg: kernel_config_facts failed
+      when: inventory_hostname == 'c-broken'
+    - name: The checks (and, on one host, the profile fact)
+      ansible.builtin.set_fact:
+        __kubenode_preflight_checks: "{{ checks }}"
+        __kubenode_profile: "{{ profile if inventory_hostname == 'a-profiled' else omit }}"
+    - name: The report
+      kubenode.netfilter.fleet_report:
+        dest: "{{ out_dir }}"
+        previous: "{{ previous | default('') }}"
+      run_once: true
+      register: written
+    - name: Keep the action's result
+      ansible.builtin.copy:
+        content: "{{ written | to_json }}"
+        dest: "{{ out_dir }}/result.json"
+        mode: "0644"
+      run_once: true
+      delegate_to: localhost
+"""
+
+PROFILE = {'proxy_mode': 'nftables', 'proxy_mode_source': '/etc/rancher/k3s/config.yaml', 'distribution': 'k3s',
+           'distribution_source': '/usr/local/bin/k3s', 'cni': 'flannel', 'cni_source': 'default', 'ipv6': False,
+           'ipv6_source': 'default', 'assumed': ['cni', 'ipv6']}
+CHECKS = [{'id': 'tool.missing.nft', 'severity': 'error', 'message': 'nft is not installed', 'fix': 'install nft',
+           'remedy': {'kind': 'packages', 'packages': ['nftables']}},
+          {'id': 'kernel.option_missing.NF_TABLES', 'severity': 'ok', 'message': 'CONFIG_NF_TABLES=m', 'fix': None,
+           'remedy': None, 'kernel_release': '6.12.9-amd64'}]
+
+
+def _run_action(ansible_env, tmp_path, extra=None):
+    inventory = tmp_path / 'hosts.json'
+    local = {'ansible_connection': 'local', 'ansible_python_interpreter': '/usr/bin/python3'}
+    inventory.write_text(json.dumps({'all': {'hosts': {
+        'a-profiled': local, 'b-variables': dict(local, kubenode_proxy_mode='iptables'), 'c-broken': local}}}))
+    book = tmp_path / 'action.yml'
+    book.write_text(ACTION_PLAYBOOK)
+    out = tmp_path / 'out'
+    variables = dict({'checks': CHECKS, 'profile': PROFILE, 'out_dir': str(out)}, **(extra or {}))
+    (tmp_path / 'vars.json').write_text(json.dumps(variables))
+    argv = [kntest.ansible_bin('ansible-playbook'), '-i', str(inventory), str(book),
+            '-e', '@%s' % (tmp_path / 'vars.json')]
+    proc = kntest.run(argv, env=ansible_env, check=False)
+    assert proc.returncode == 2, proc.stdout[-3000:]  # c-broken failed on purpose
+    return out
+
+
+def test_action_builds_the_report_of_every_host(ansible_env, tmp_path):
+    import yaml
+    out = _run_action(ansible_env, tmp_path)
+    data = json.loads((out / 'kubenode-preflight.json').read_text())
+    assert data['schema_version'] == 2
+    galaxy = yaml.safe_load((kntest.REPO / 'galaxy.yml').read_text())
+    assert data['collection_version'] == str(galaxy['version'])  # from galaxy.yml, not a literal
+    hosts = data['hosts']
+    assert [hosts[h]['status'] for h in ('a-profiled', 'b-variables', 'c-broken')] == ['ok', 'ok', 'failed']
+    assert hosts['a-profiled']['profile'] == PROFILE
+    assert hosts['b-variables']['profile']['proxy_mode'] == 'iptables'
+    assert hosts['b-variables']['profile']['proxy_mode_source'] == 'variable kubenode_proxy_mode'
+    assert hosts['c-broken']['checks'] == [] and 'failed or was unreachable' in hosts['c-broken']['error']
+    assert hosts['a-profiled']['checks'] == hosts['b-variables']['checks']  # the same two rows, stored once
+    assert len(data['findings']) == 2
+    rows = {r['id']: r for r in data['findings']}
+    assert rows['tool.missing.nft']['remedy'] == CHECKS[0]['remedy']
+    assert rows['kernel.option_missing.NF_TABLES']['kernel_release'] == '6.12.9-amd64'
+    junit = (out / 'kubenode-preflight.junit.xml').read_text()
+    assert 'name="tool.missing.nft [nftables, k3s, flannel]"' in junit
+    assert 'classname="b-variables" name="tool.missing.nft [iptables, ' in junit
+    html = (out / 'kubenode-preflight.html').read_text()
+    assert '6.12.9-amd64' in html and 'nftables, k3s, flannel' in html
+    result = json.loads((out / 'result.json').read_text())
+    assert result['changed'] is False and sorted(result['files']) == ['html', 'json', 'junit']
+    assert result['summary']['hosts'] == 3 and result['summary']['checks']['error'] == 2
+
+
+def test_action_diff_with_a_previous_report_and_its_errors(ansible_env, tmp_path):
+    previous = tmp_path / 'previous.json'
+    previous.write_text(_report.to_json(dict(REPORT, hosts={
+        'a-profiled': {'status': 'ok', 'error': None, 'checks': [
+            {'id': 'tool.missing.nft', 'severity': 'ok', 'message': 'nft 1.0.6', 'fix': None}]}})))
+    out = _run_action(ansible_env, tmp_path, {'previous': str(previous)})
+    diff = json.loads((out / 'kubenode-preflight.json').read_text())['diff']
+    assert diff['hosts']['a-profiled']['new_errors'] == ['tool.missing.nft']
+    assert diff['added'] == ['b-variables', 'c-broken']
+    result = json.loads((out / 'result.json').read_text())
+    assert result['diff']['new_errors'] == 2
+
+
+def test_action_bad_previous_and_merge_inputs_fail_clearly(ansible_env, tmp_path):
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"hosts": ')
+    book = tmp_path / 'bad.yml'
+    book.write_text("""
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Previous report is not JSON
+      kubenode.netfilter.fleet_report:
+        dest: "{{ out }}/a"
+        previous: "{{ bad }}"
+      ignore_errors: true
+      register: one
+    - name: Nothing to merge
+      kubenode.netfilter.fleet_report:
+        dest: "{{ out }}/b"
+        merge: ["{{ out }}/nothing-*.json"]
+      ignore_errors: true
+      register: two
+    - name: A broken file to merge
+      kubenode.netfilter.fleet_report:
+        dest: "{{ out }}/c"
+        merge: ["{{ bad }}"]
+      ignore_errors: true
+      register: three
+    - name: Keep the messages
+      ansible.builtin.copy:
+        content: "{{ [one.msg, two.msg, three.msg] | to_json }}"
+        dest: "{{ out }}/msgs.json"
+        mode: "0644"
+""")
+    argv = [kntest.ansible_bin('ansible-playbook'), '-i', 'localhost,', '-c', 'local', str(book),
+            '-e', 'ansible_python_interpreter=/usr/bin/python3', '-e', 'out=%s' % tmp_path, '-e', 'bad=%s' % bad]
+    proc = kntest.run(argv, env=ansible_env)
+    assert 'Traceback' not in proc.stdout + proc.stderr
+    one, two, three = json.loads((tmp_path / 'msgs.json').read_text())
+    assert one.startswith('fleet_report: the previous report %s is not valid JSON' % bad), one
+    assert two == 'fleet_report: merge: no report file matches %s/nothing-*.json' % tmp_path
+    assert three.startswith('fleet_report: merge: %s is not valid JSON' % bad), three
+    assert not (tmp_path / 'a').exists() and not (tmp_path / 'c').exists()
