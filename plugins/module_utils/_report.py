@@ -751,11 +751,11 @@ table.grid { border-collapse: separate; border-spacing: 0; }
                 text-overflow: ellipsis; }
 .grid th.host button { all: unset; cursor: pointer; font-family: "DejaVu Sans Mono", monospace; font-size: 13px; }
 .grid th.host button:hover, .grid th.host button:focus-visible { text-decoration: underline; }
-.chg { font-size: 10px; font-weight: 700; padding: 0 4px; margin-left: 4px; border-radius: 3px; color: #fff;
+.chg { font-size: 10px; font-weight: 700; padding: 1px 4px; margin-right: 4px; border-radius: 3px; color: #fff;
        background: var(--new); }
 .chg.fixed { background: var(--fixed); }
 .grid td.counts { position: sticky; left: 240px; z-index: 1; background: #fff; white-space: nowrap; font-size: 12px;
-                  color: var(--muted); padding: 0 8px 0 0; width: 150px; min-width: 150px; }
+                  color: var(--muted); padding: 0 8px 0 0; min-width: 150px; }
 .badge { display: inline-block; min-width: 18px; padding: 0 5px; border-radius: 9px; color: #fff; text-align: center;
          font-size: 11px; font-weight: 700; margin-right: 2px; }
 .badge.z { background: #eaeef2 !important; color: #8c959f; }
@@ -770,7 +770,7 @@ table.grid { border-collapse: separate; border-spacing: 0; }
 .cell.ok { background: var(--ok); }
 .cell.missing { background: var(--missing); color: #59636e; cursor: default; }
 .cell.mn::after, .cell.mf::after, .legend i.mn::after, .legend i.mf::after {
-  content: ""; position: absolute; top: 0; right: 0; border-style: solid; border-width: 0 9px 9px 0;
+  content: ""; position: absolute; top: 0; right: 0; border-style: solid; border-width: 0 11px 11px 0;
   border-color: transparent var(--new) transparent transparent; }
 .cell.mf::after, .legend i.mf::after { border-color: transparent var(--fixed) transparent transparent; }
 .cell:focus-visible, .cell.sel { outline: 3px solid #1f2328; outline-offset: 1px; }
@@ -883,9 +883,9 @@ _JS = r"""
     b.type = "button";
     b.setAttribute("data-hostbtn", "1");
     th.appendChild(b);
-    if (host.x) { th.appendChild(el("span", "chg " + host.x, host.x === "fixed" ? "fixed" : "new error")); }
     tr.appendChild(th);
     var counts = el("td", "counts");
+    if (host.x) { counts.appendChild(el("span", "chg " + host.x, host.x === "fixed" ? "fixed" : "new error")); }
     counts.appendChild(el("span", host.s === "ok" ? "st" : "st bad", host.s.replace("_", " ")));
     var order = ["error", "warning", "info"];
     for (var s = 0; s < order.length; s++) {

@@ -364,7 +364,8 @@ class DevTools:
         import time as _time
         import urllib.request
         self._json, self._time = _json, _time
-        profile = tmp_path / 'profile-cdp'
+        import tempfile
+        profile = Path(tempfile.mkdtemp(prefix='profile-cdp-', dir=str(tmp_path)))  # fresh: no stale port file
         argv = [_chromium(), '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
                 '--disable-background-networking', '--disable-component-update', '--disable-sync',
                 '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1', '--user-data-dir=%s' % profile,
@@ -556,3 +557,56 @@ def test_3000_hosts_click_on_a_cell_shows_its_message(big_page):
     assert browser.eval('document.querySelectorAll("#grid .cell.sel").length') == 1
     assert browser.console == [], browser.console
     print('click -> details in %.3f s' % click_seconds)
+
+
+def test_diff_marks_and_filters(module_tmp):
+    """With a previous report: the changed cells carry their marks, and the filters cut rows and columns."""
+    _chromium()
+    current = sample_report()
+    previous = copy.deepcopy(current)
+    mixed_id = 'netfilter.mixed_backends'
+    for check in previous['hosts']['worker-3.prod.example.net']['checks']:
+        if check['id'] == mixed_id:  # was fine before: now a new error
+            check.update(severity='ok', message='rules only in nf_tables', fix=None)
+    previous['hosts']['worker-1.prod.example.net'] = copy.deepcopy(current['hosts']['worker-2.prod.example.net'])
+    page = module_tmp / 'diff.html'
+    page.write_text(_report.to_html(current, previous=previous), encoding='utf-8')
+    browser = DevTools(module_tmp)
+    try:
+        browser.send('Page.navigate', url=page.as_uri())
+        browser.wait_for('document.documentElement && document.documentElement.getAttribute("data-ready") === "1"')
+        marks = browser.eval('''Array.prototype.map.call(document.querySelectorAll("#grid .cell.mn, #grid .cell.mf"),
+          function (b) { return [b.closest("tr").getAttribute("data-host"), b.getAttribute("aria-label")]; })''')
+        assert sorted(marks) == sorted([
+            ['worker-3.prod.example.net', 'worker-3.prod.example.net: %s error (new error)' % mixed_id],
+            ['worker-1.prod.example.net', 'worker-1.prod.example.net: '
+             'kernel.option_missing.NETFILTER_XT_MATCH_STATISTIC ok (fixed)'],
+        ]), marks
+        labels = browser.eval('Array.prototype.map.call(document.querySelectorAll("#grid .chg"), '
+                              'function (e) { return e.closest("tr").getAttribute("data-host") + " " + e.textContent; })')
+        assert sorted(labels) == ['worker-1.prod.example.net fixed', 'worker-3.prod.example.net new error'], labels
+        rows = 'Array.prototype.map.call(document.querySelectorAll("#grid tbody tr[data-host]"), ' \
+               'function (r) { return r.getAttribute("data-host"); })'
+        browser.eval('(function (c) { c.checked = true; c.dispatchEvent(new Event("change")); }'
+                     '(document.getElementById("only-changed")))')
+        assert sorted(browser.eval(rows)) == ['worker-1.prod.example.net', 'worker-3.prod.example.net']
+        browser.eval('(function (c) { c.checked = false; c.dispatchEvent(new Event("change")); }'
+                     '(document.getElementById("only-changed")))')
+        browser.eval('(function (c) { c.checked = true; c.dispatchEvent(new Event("change")); }'
+                     '(document.getElementById("only-bad-hosts")))')
+        bad = sorted(browser.eval(rows))
+        assert 'cp-1.prod.example.net' not in bad and 'worker-5.prod.example.net' in bad  # unverified stays
+        browser.eval('(function (c) { c.checked = true; c.dispatchEvent(new Event("change")); }'
+                     '(document.getElementById("only-problems")))')
+        heads = browser.eval('Array.prototype.map.call(document.querySelectorAll("#grid thead th.col"), '
+                             'function (th) { return th.title; })')
+        assert mixed_id in heads and 'tool.missing.iptables' not in heads, heads
+        browser.eval('(function (s) { s.value = "worker-1"; s.dispatchEvent(new Event("input")); }'
+                     '(document.getElementById("host-filter")))')
+        assert browser.eval(rows) == []  # worker-1 has no problem now: filtered out by only-bad-hosts
+        browser.eval('(function (c) { c.checked = false; c.dispatchEvent(new Event("change")); }'
+                     '(document.getElementById("only-bad-hosts")))')
+        assert sorted(browser.eval(rows)) == ['worker-1.prod.example.net', 'worker-10.prod.example.net']
+        assert browser.console == [], browser.console
+    finally:
+        browser.close()
