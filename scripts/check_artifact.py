@@ -135,7 +135,8 @@ def main(keep=False):
 
         collections = tmp / "collections"
         collections.mkdir()
-        env["ANSIBLE_COLLECTIONS_PATH"] = bundled  # the dependencies: the `ansible` package's collections only
+        # the dependencies must come from the `ansible` package's collections (bundled), nothing else
+        env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join([str(collections), bundled])
         run([tool("ansible-galaxy"), "collection", "install", "--offline", "-p", str(collections), str(tarball)],
             env, tmp)
         installed = collections / "ansible_collections" / "kubenode" / "netfilter"
