@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this). Needs root on a Debian 12 machine.
 #   stages: bootstrap, compile (managed-node Pythons), pytest (unit + integration), ansible-test sanity,
-#           ansible-lint (production profile), molecule scenarios; a timing table at the end.
+#           ansible-lint (production profile), molecule scenarios, vm (Debian's modular kernel in qemu: tests/vm and
+#           molecule kernel_modules_vm); a timing table at the end.
 # Environment: KUBENODE_STAGES="pytest sanity" runs only those stages (bootstrap always runs);
 #              extra arguments go to pytest.
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
-STAGES="${KUBENODE_STAGES:-compile pytest sanity lint artifact molecule}"
+STAGES="${KUBENODE_STAGES:-compile pytest sanity lint artifact molecule vm}"
 declare -a NAMES=() RESULTS=() SECONDS_TAKEN=()
 overall=0
 
@@ -103,10 +104,36 @@ do_molecule() {
     [ -e "$scenario" ] || continue
     any=1
     scenario="$(basename "$(dirname "$scenario")")"
+    case "$scenario" in *_vm) continue ;; esac  # the vm stage runs these (they boot the qemu VM)
     echo "--- molecule test -s $scenario"
     molecule test -s "$scenario" || rc=1
   done
   [ "$any" -eq 1 ] || echo "no molecule scenarios yet"
+  return "$rc"
+}
+
+do_vm() {
+  # Debian's own modular kernel in a qemu TCG VM (scripts/vm.sh): tests/vm, then molecule kernel_modules_vm. Each boots
+  # a fresh VM from the image cached in /var/lib/kubenode-netfilter-test/vm. A machine that cannot build or boot the
+  # VM fails this stage with the reason. Budget: KUBENODE_VM_BUDGET seconds (900) for the whole stage.
+  local rc=0 budget="${KUBENODE_VM_BUDGET:-900}" start=$SECONDS left
+  "$REPO/scripts/vm.sh" image >/dev/null || return 1
+  timeout --kill-after=30 "$budget" python -m pytest -p no:cacheprovider tests/vm
+  rc=$?
+  left=$((budget - (SECONDS - start)))
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] || [ "$left" -le 0 ]; then
+    "$REPO/scripts/vm.sh" down
+    echo "vm stage over its budget of ${budget}s (KUBENODE_VM_BUDGET)" >&2
+    return 1
+  fi
+  [ "$rc" -eq 5 ] && { echo "pytest collected no tests in tests/vm: that is a failure here" >&2; rc=1; }
+  echo "--- molecule test -s kernel_modules_vm"
+  timeout --kill-after=30 "$left" molecule test -s kernel_modules_vm || rc=1
+  if [ $((SECONDS - start)) -ge "$budget" ]; then
+    echo "vm stage over its budget of ${budget}s (KUBENODE_VM_BUDGET)" >&2
+    rc=1
+  fi
+  "$REPO/scripts/vm.sh" down
   return "$rc"
 }
 
@@ -124,6 +151,7 @@ wanted sanity && stage ansible-test-sanity do_sanity
 wanted lint && stage ansible-lint do_lint
 wanted artifact && stage artifact do_artifact
 wanted molecule && stage molecule do_molecule
+wanted vm && stage vm do_vm
 summary
 if [ "$overall" -eq 0 ]; then echo "all stages passed"; else echo "some stages FAILED"; fi
 exit "$overall"

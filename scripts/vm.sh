@@ -14,7 +14,7 @@
 # fresh qcow2 overlay on it, so tests may change the VM freely. The guest's network is qemu's user-mode network with
 # `restrict=on` (no traffic leaves the VM) and SSH forwarded to 127.0.0.1 only.
 # Environment: KUBENODE_VM_BOOT_TIMEOUT (seconds until SSH must answer, default 420), KUBENODE_VM_MEMORY (MiB, 1024),
-#              KUBENODE_VM_CPUS (1), KUBENODE_VM_CACHE (the image cache directory).
+#              KUBENODE_VM_CPUS (2), KUBENODE_VM_CACHE (the image cache directory).
 # Needs root, qemu-system-x86, qemu-utils, e2fsprogs, debootstrap and openssh-client (scripts/bootstrap.sh installs them).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +27,7 @@ PACKAGES="systemd-sysv,udev,openssh-server,python3,iptables,nftables,ipset,kmod,
 KERNELS="linux-image-amd64,linux-image-cloud-amd64"
 BOOT_TIMEOUT="${KUBENODE_VM_BOOT_TIMEOUT:-420}"
 MEMORY="${KUBENODE_VM_MEMORY:-1024}"
-CPUS="${KUBENODE_VM_CPUS:-1}"
+CPUS="${KUBENODE_VM_CPUS:-2}"
 log() { printf '[vm] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 # shellcheck source=tests/images/lib.sh

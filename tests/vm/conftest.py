@@ -7,8 +7,8 @@ instead of rebooting a fresh one (the backend test then checks a VM that may not
 leaves the VM running afterwards (`scripts/vm.sh ssh`, `scripts/vm.sh down`).
 
 The tests change the kernel's state, so their order matters and is fixed here: backend facts on the freshly booted
-kernel first, then the verdicts (which load most netfilter modules), the remediation (which reboots), and the
-installed kernels (read-only).
+kernel first, then the remediation (which needs br_netfilter and ip_vs not yet loaded, and reboots), the verdicts
+(which load most netfilter modules), and the installed kernels (read-only).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 from kntest import is_root
 from kntest import vm as kvm
 
-ORDER = ("test_backend_modular.py", "test_verdicts.py", "test_remediation.py", "test_installed_kernels.py")
+ORDER = ("test_backend_modular.py", "test_remediation.py", "test_verdicts.py", "test_installed_kernels.py")
 
 
 def pytest_configure(config):

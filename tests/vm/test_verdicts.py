@@ -173,8 +173,9 @@ def test_every_catalog_rule_matches_the_verdict(ansible_env, vm):
             wrong.append(f"{probe['id']}: the rule worked, yet afterwards the facts say "
                          f"{after['modules'].get(module)} for {module}")
     assert not wrong, "\n".join(wrong)
-    # the fresh kernel had most of them loadable, not loaded: the verdicts above were not all trivially `loaded`
-    assert sum(1 for p in probes if before["modules"][p["module"]]["state"] == "loadable") >= len(probes) // 2
+    # both sides were held against the kernel: many loadable (not loaded yet) and some already loaded modules
+    states = [before["modules"][p["module"]]["state"] for p in probes]
+    assert states.count("loadable") >= 10 and states.count("loaded") >= 1, states
 
 
 def test_a_deleted_module_is_missing_for_facts_preflight_and_kernel(ansible_env, vm):
@@ -182,12 +183,12 @@ def test_a_deleted_module_is_missing_for_facts_preflight_and_kernel(ansible_env,
               if p["id"].endswith("/match/statistic")]
     assert len(probes) == 4, probes  # legacy + nft, IPv4 + IPv6
     try:
-        # the verdict test loaded it: unload (nothing uses it once its namespace is gone), then take the file away.
+        # the verdict test loaded it: unload it (nothing uses it once its namespace is gone), then take the file away.
         # ip_forward on, so that xt_statistic is the only thing the preflight can hold against this node.
         before, _, results = probe_run(
             ansible_env, probes, facts_after=False,
-            pre=[["modprobe", "-r", "xt_statistic"], STATISTIC_OUT, ["depmod", "-a"],
-                 ["sysctl", "-w", "net.ipv4.ip_forward=1"]])
+            pre=[["sh", "-c", "! grep -q '^xt_statistic ' /proc/modules || modprobe -r xt_statistic"],
+                 STATISTIC_OUT, ["depmod", "-a"], ["sysctl", "-w", "net.ipv4.ip_forward=1"]])
         state = before["modules"]["xt_statistic"]
         assert state["state"] == "missing", state
         for probe in probes:
