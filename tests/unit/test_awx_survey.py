@@ -106,6 +106,9 @@ def test_every_enumeration_and_bool_of_the_roles_is_a_choice(name):
                 assert survey[var]["type"] == "multiplechoice"
                 assert _choices(survey[var]) == [c for c in option["choices"] if c != ""], (role, var)
                 assert survey[var]["required"] == ("" not in option["choices"]), (role, var)
+            elif option.get("type") == "raw" and option.get("default") == "auto" and var in survey:
+                # a tri-state (auto, or a boolean that wins)
+                assert _choices(survey[var]) == ["auto", "false", "true"], var
             elif option.get("type") == "bool" and var in survey:
                 assert survey[var]["type"] == "multiplechoice" and _choices(survey[var]) == ["false", "true"], var
             elif option.get("type") in ("list", "raw") and var in survey:
