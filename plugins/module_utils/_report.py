@@ -374,6 +374,8 @@ def profile_sources(profile: Mapping) -> str:
         if key in assumed:
             text += ' [assumed: default]'
         parts.append(text)
+    if profile.get('mismatch'):  # the explicit choice differs from what the node itself says
+        parts.append('differs from the node: %s' % json.dumps(profile['mismatch'], sort_keys=True))
     return '; '.join(parts)
 
 

@@ -80,6 +80,8 @@ def test_the_states_really_changed(runs):
     assert _errors(first, "breaks") == [] and _errors(second, "breaks") == ["netfilter.mixed_backends"]
     assert _errors(first, "heals") == ["sysctl.net.ipv4.ip_forward"] and _errors(second, "heals") == []
     assert _errors(first, "stays") == _errors(second, "stays") == []
+    for name in HOSTS:  # what each host was judged against: the role's profile fact, or the variables it ran with
+        assert second["hosts"][name]["profile"]["proxy_mode"] == "iptables", second["hosts"][name]["profile"]
 
 
 def test_diff_marks_new_errors_and_fixed(runs):
