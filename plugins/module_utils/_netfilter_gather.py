@@ -385,8 +385,17 @@ class Gatherer(object):
 
     def sysctl(self) -> Dict[str, Any]:
         out = {}  # type: Dict[str, Any]
+        # No <root>/proc/sys at all is not a kernel without these settings: nothing could be read (a root that is not a
+        # host's root, or /proc not mounted there).
+        proc_sys = self.path_under_root('proc/sys')
+        no_proc = not self.runner.isdir(proc_sys)
         for name in nf.SYSCTLS:
             path = self.path_under_root(nf.sysctl_relpath(name))
+            if no_proc:
+                out[name] = None
+                self.cannot('sysctl.' + name, path, '%s is not a directory: no sysctl can be read' % proc_sys,
+                            CAUSE_ABSENT)
+                continue
             read = self.runner.read_file(path, MAX_FILE_BYTES)
             if read.text is None:
                 out[name] = None
@@ -419,6 +428,11 @@ class Gatherer(object):
         what = 'backends.legacy.' + ipver
         names_path = self.path_under_root(TABLE_NAMES_FILE[ipver])
         if not self.runner.exists(names_path):
+            proc_net = self.path_under_root('proc/net')
+            if not self.runner.isdir(proc_net):  # not "no legacy support": nothing under <root>/proc can be read
+                reason = '%s is not a directory: the kernel\'s legacy tables cannot be listed' % proc_net
+                self.cannot(what, names_path, reason, CAUSE_ABSENT)
+                self.cannot('kube_chains', names_path, reason, CAUSE_ABSENT)
             return fam
         read = self.runner.read_file(names_path, MAX_FILE_BYTES)
         if read.text is None:
@@ -475,6 +489,10 @@ class Gatherer(object):
             except nf.NetfilterParseError as exc:
                 parse_error.append(str(exc))
                 raise OutputLimitError(str(exc))
+            except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+                # a shape no parser above foresaw: still a parse error naming the command, never a traceback
+                parse_error.append('%s: output of an unexpected shape (%s: %s)' % (what, type(exc).__name__, exc))
+                raise OutputLimitError(parse_error[-1])
 
         result = self.runner.stream(argv, feed, MAX_STREAM_OUTPUT)
         if parse_error:
@@ -485,6 +503,8 @@ class Gatherer(object):
             reader.finish()
         except nf.NetfilterParseError as exc:
             return str(exc), result
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            return '%s: output of an unexpected shape (%s: %s)' % (what, type(exc).__name__, exc), result
         return None, result
 
     def nft_chains(self, nft: str) -> Tuple[Optional[List[nf.NftChain]], Optional[str]]:

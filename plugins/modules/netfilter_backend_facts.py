@@ -262,7 +262,8 @@ ansible_facts:
               the OS error, verbatim and trimmed to 2000 characters; C(cause) one of V(permission) (no privilege,
               C(Permission denied), C(Operation not permitted)), V(timeout) (killed at O(command_timeout)),
               V(failed) (any other failure, or output that could not be parsed) and V(absent) (the tool needed to
-              read it is not installed, for example legacy tables in the kernel and no C(iptables-legacy-save)).
+              read it is not installed, for example legacy tables in the kernel and no C(iptables-legacy-save); or
+              O(root) has no C(proc/sys) or C(proc/net) below it, so nothing there could be read).
             - A sysctl whose file does not exist is not unreadable (its value is null, the kernel has no such
               setting now). An aborted C(iptables-nft-save) (a rule it cannot parse) is not unreadable when the
               re-reads and the C(nft) listing succeed; it is reported in RV(ansible_facts.netfilter.errors) and

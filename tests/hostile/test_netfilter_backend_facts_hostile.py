@@ -283,3 +283,18 @@ def test_text_parsers_never_raise_else(text):
         nf.parse_version_output(text)
     except nf.NetfilterParseError:
         pass
+
+
+def test_root_without_proc_is_not_an_empty_kernel(tmp_path):
+    """A root that exists but is no host's root (no proc below it): every sysctl and the legacy tables are
+    unreadable (absent), not 'no such setting' and 'no legacy support'."""
+    root = tmp_path / 'empty-root'
+    root.mkdir()
+    facts = facts_of(run_module(tmp_path, {'root': str(root)}))
+    whats = dict((u['what'], u) for u in facts['unreadable'])
+    for name in ('net.ipv4.ip_forward', 'net.bridge.bridge-nf-call-iptables'):
+        assert whats['sysctl.' + name]['cause'] == 'absent' and facts['sysctl'][name] is None
+        assert 'proc/sys is not a directory' in whats['sysctl.' + name]['reason']
+    for ipver in ('ipv4', 'ipv6'):
+        assert whats['backends.legacy.' + ipver]['cause'] == 'absent'
+    assert 'kube_chains' in whats

@@ -404,3 +404,15 @@ def test_probes_are_bounded(monkeypatch):
     assert [bool(e['error']) for e in facts['iptables_nft_parse_errors']] == [True, True, False, False, False, False]
     assert sum(1 for a in runner.asked if '-C' in a) == 2
     assert any('6 chains hold rules iptables-nft cannot read' in e for e in facts['errors'])
+
+
+def test_replayed_root_without_proc():
+    rec = load('legacy-rules')
+    rec['isdir']['/proc/sys'] = False
+    rec['exists']['/proc/net/ip_tables_names'] = False
+    rec['exists']['/proc/net/ip6_tables_names'] = False
+    rec['isdir']['/proc/net'] = False
+    facts = replay(rec)
+    assert facts['rule_counts']['legacy'] == 0  # nothing could be read ...
+    causes = dict((u['what'], u['cause']) for u in facts['unreadable'])
+    assert causes['backends.legacy.ipv4'] == causes['kube_chains'] == causes['sysctl.net.ipv4.ip_forward'] == 'absent'
