@@ -412,19 +412,19 @@ def check_arguments(proxy_mode: str, distribution: str, cni: str,
 # Fact sets present?
 
 _NETFILTER_KEYS = ('iptables', 'nft', 'ipset', 'backends', 'sysctl', 'kube_chains', 'detected_mode', 'mixed',
-                   'nft_tables', 'iptables_nft_parse_errors')
+                   'nft_tables', 'iptables_nft_parse_errors', 'unreadable')
 
 
 def _check_fact_sets(ctx: _Context, out: _Collector) -> None:
     if ctx.nf is None:
-        out.add('netfilter.facts_missing', 'warning',
+        out.add('netfilter.facts_missing', 'error',
                 'no netfilter facts: the tools, the backend in use, sysctls and foreign nft rules could not be '
                 'checked, so nothing about them is known to pass.',
                 'run kubenode.netfilter.netfilter_backend_facts on the host before computing findings')
         return
     missing = [key for key in _NETFILTER_KEYS if key not in ctx.nf]
     if missing:
-        out.add('netfilter.facts_incomplete', 'warning',
+        out.add('netfilter.facts_incomplete', 'error',
                 'the netfilter facts lack %s: what depends on them could not be checked.' % ', '.join(missing),
                 'gather the facts with this collection\'s kubenode.netfilter.netfilter_backend_facts (same version)')
     errors = [e for e in (ctx.nf.get('errors') or []) if e]
@@ -433,6 +433,48 @@ def _check_fact_sets(ctx: _Context, out: _Collector) -> None:
                 'gathering the netfilter facts met %d problem(s): %s. What those commands would have shown could '
                 'not be checked.' % (len(errors), '; '.join(str(e) for e in errors)),
                 'run the facts as root (CAP_NET_ADMIN) and fix the failing command named above')
+    _check_unreadable_facts(ctx, out)
+
+
+FIX_PRIVILEGE = ('run the preflight with privilege escalation: ansible-playbook -b (--become), or tick "Privilege '
+                 'Escalation" in the AWX/AAP job template; reading the rules needs root (CAP_NET_ADMIN), see '
+                 'docs/privilege.md')
+# What the netfilter facts could not read and what it hides: the backend in use and the Kubernetes chains (every
+# mode: kubelet's hint, the CNI, kube-proxy), foreign rules in iptables' tables (the crash-loop incident).
+_UNREADABLE_HIDES = (
+    ('backends.', 'which iptables backend holds which rules'),
+    ('kube_chains', 'where KUBE-IPTABLES-HINT and the canary chains are (the backend Kubernetes uses)'),
+    ('nft_tables', 'foreign nft tables and their base chains'),
+    ('iptables_nft_parse_errors', 'rules iptables-nft cannot read (the k3s crash loop)'),
+)
+
+
+def _check_unreadable_facts(ctx: _Context, out: _Collector) -> None:
+    """What could not be checked never lets a node pass: facts that could not be read (no privilege, a timeout, a
+    tool that failed) and that hide a requirement of every mode are an error. A tool that is simply not installed
+    (cause ``absent``) is the tool checks' business."""
+    items = [i for i in (ctx.nf.get('unreadable') or []) if isinstance(i, dict)]
+    hidden = []
+    causes = set()
+    for item in items:
+        what, cause = str(item.get('what') or ''), str(item.get('cause') or 'failed')
+        if cause == 'absent':
+            continue
+        for prefix, meaning in _UNREADABLE_HIDES:
+            if what.startswith(prefix):
+                hidden.append('%s (%s: %s, %s)' % (meaning, what, item.get('command') or '?', cause))
+                causes.add(cause)
+                break
+    if not hidden:
+        if 'unreadable' in ctx.nf:
+            out.add('netfilter.unreadable', 'ok', 'every rule set the checks need was read.')
+        return
+    out.add('netfilter.unreadable', 'error',
+            'the netfilter facts could not read %s, so what they hide could not be checked and is not known to '
+            'pass: %s.' % ('the rules without privilege' if causes == {'permission'} else 'part of the rules',
+                           '; '.join(dict.fromkeys(hidden))),
+            FIX_PRIVILEGE if 'permission' in causes else
+            'fix or time out less: the command named above (netfilter_backend_facts command_timeout) and run again')
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -566,7 +608,7 @@ def _fix_module_missing(ctx: _Context, module: str, symbol: str) -> str:
 
 def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: str) -> None:
     if ctx.kernel is None:
-        out.add('kernel.facts_missing', 'warning',
+        out.add('kernel.facts_missing', 'error',
                 'no kernel_config facts: no kernel option or module could be checked, so none is known to pass.',
                 'run kubenode.netfilter.kernel_config_facts on the host before computing findings')
         return
@@ -663,7 +705,7 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
                     % (need, evidence, consequence, sources), _fix_module_missing(ctx, str(module), entry.symbol),
                     remedy=_package_remedy(ctx, str(module), entry.symbol))
         elif outcome == 'module_unknown':
-            out.add('kernel.module_unknown.' + str(module), 'warning',
+            out.add('kernel.module_unknown.' + str(module), severity,
                     '%s; found: %s; whether module %s can be loaded could not be checked.' % (need, evidence, module),
                     're-run kubenode.netfilter.kernel_config_facts with the node\'s root (root: /host when run '
                     'from a pod) so /lib/modules is visible')
@@ -688,7 +730,7 @@ def _check_kernel(ctx: _Context, out: _Collector, backend: str, backend_reason: 
                         remedy=_load_remedy(ctx, module))
     if unknown:
         searched = ctx.kernel.get('searched') or []
-        out.add('kernel.config_unknown', 'warning',
+        out.add('kernel.config_unknown', 'error',
                 'no kernel config was found (%s), so %d requirement(s) of %s mode could not be checked and are not '
                 'known to pass: %s.' % (
                     ctx.kernel.get('error') or '%d paths searched' % len(searched), len(unknown), ctx.mode,
@@ -708,7 +750,7 @@ def _check_kernel_versions(ctx: _Context, out: _Collector) -> None:
     version = ctx.kernel_version
     vt = version_tuple(version)
     if vt is None:
-        out.add('kernel.version_unknown', 'warning',
+        out.add('kernel.version_unknown', 'error',
                 'the kernel version is unknown (no config header and no release), so %s could not be checked.' % (
                     '; '.join('%s needs kernel >= %s' % (r.component, r.minimum) for r in reqs)),
                 'run kubenode.netfilter.kernel_config_facts on the node itself (or give kernel_release)')
@@ -766,7 +808,7 @@ def _tool_version_check(ctx: _Context, out: _Collector, tool: str, info: Dict[st
     version = info.get('version')
     for req in reqs:
         if version_tuple(version) is None:
-            out.add('tool.version_unknown.' + tool, 'warning',
+            out.add('tool.version_unknown.' + tool, 'error',
                     '%s at %s reported no version, so kube-proxy\'s minimum %s >= %s could not be checked.' % (
                         tool, info.get('path'), tool, req.minimum), FIX_TOOLS)
         elif version_tuple(version) < version_tuple(req.minimum):  # type: ignore[operator]
@@ -818,14 +860,14 @@ def _check_tools(ctx: _Context, out: _Collector) -> None:
                 _tool_version_check(ctx, out, tool, bundled, 'bundled with k3s')
             continue
         if status == 'unknown':
-            out.add('tool.missing.' + tool, 'warning',
+            out.add('tool.missing.' + tool, severity,
                     'the netfilter facts do not report %s, so whether the host has it could not be checked (%s).'
                     % (tool, why), 'gather kubenode.netfilter.netfilter_backend_facts of this collection')
             continue
         if status == 'broken':
-            out.add('tool.broken.' + tool, 'warning',
-                    '%s exists at %s but would not run: %s. Its version and backend could not be checked; if it '
-                    'fails the same way for the components that need it (%s), that is an error.' % (
+            out.add('tool.broken.' + tool, severity,
+                    '%s exists at %s but would not run: %s. Its version and backend could not be checked, and the '
+                    'components that need it (%s) would run it the same way.' % (
                         tool, info.get('path') if info else '?', info.get('error') if info else '?', why),
                     'repair or reinstall it: ' + FIX_TOOLS, remedy=_tool_remedy(ctx, tool))
             continue
@@ -858,9 +900,11 @@ def _check_tools(ctx: _Context, out: _Collector) -> None:
                 sev, what = severity, 'k3s %s does not bundle nft (first releases that do: %s; %s)' % (
                     ctx.version, _first_release(K3S_NFT_BUNDLED), SRC_K3S_NFT_BUNDLE)
             else:
-                sev, what = ('warning' if severity == 'error' else severity), (
+                # could not be told: not known to pass, so the severity of the need itself
+                sev, what = severity, (
                     'whether this k3s bundles nft could not be told (distribution_version unknown; k3s bundles it '
-                    'from %s)' % _first_release(K3S_NFT_BUNDLED))
+                    'from %s; give kubenode_distribution_version or gather the bundled directories)'
+                    % _first_release(K3S_NFT_BUNDLED))
             out.add('tool.missing.nft', sev,
                     'the host has no nft and %s. Needed by: %s. Consequence: kube-proxy exits "could not find '
                     'nftables binary".' % (what, why),
@@ -1101,7 +1145,7 @@ def _check_sysctls(ctx: _Context, out: _Collector) -> None:
         return
     sysctl = ctx.nf.get('sysctl')
     if not isinstance(sysctl, dict):
-        out.add('sysctl.unknown', 'warning', 'the netfilter facts carry no sysctl values, so IP forwarding and '
+        out.add('sysctl.unknown', 'error', 'the netfilter facts carry no sysctl values, so IP forwarding and '
                 'bridge netfilter could not be checked.', 'gather kubenode.netfilter.netfilter_backend_facts')
         return
     sets_sysctls = ctx.dist.sets_sysctls
@@ -1114,8 +1158,8 @@ def _check_sysctls(ctx: _Context, out: _Collector) -> None:
             out.add('sysctl.' + name, 'ok', '%s = 1.' % name,
                     remedy=_sysctl_remedy(name, value))
         elif value is None:
-            out.add('sysctl.' + name, 'warning', '%s could not be read, so %s forwarding could not be checked.'
-                    % (name, label), 'gather the facts as root on the node itself',
+            out.add('sysctl.' + name, 'error', '%s could not be read, so %s forwarding could not be checked and is '
+                    'not known to work.' % (name, label), 'gather the facts as root on the node itself',
                     remedy=_sysctl_remedy(name, value))
         elif sets_sysctls:
             out.add('sysctl.' + name, 'info', '%s = %s; k3s sets %s forwarding to 1 when it starts (%s).' % (

@@ -68,7 +68,7 @@ def netfilter_facts(iptables: Optional[str] = "nft", ip6tables: Optional[str] = 
                     rule_counts: Optional[Mapping] = None, sysctl: Optional[Mapping] = None,
                     bundled: Optional[Mapping] = None, nft_tables: Optional[List] = None,
                     parse_errors: Optional[List] = None, incompatible: Iterable[str] = (),
-                    errors: Iterable[str] = ()) -> Dict[str, Any]:
+                    errors: Iterable[str] = (), unreadable: Optional[List] = None) -> Dict[str, Any]:
     """ansible_facts['netfilter'] in the documented shape.
 
     ``iptables``: backend of the host's ``iptables`` (``nft`` | ``legacy`` | None = absent); ``ip6tables`` follows it
@@ -113,6 +113,7 @@ def netfilter_facts(iptables: Optional[str] = "nft", ip6tables: Optional[str] = 
         "nft_tables": list(nft_tables or []),
         "iptables_nft_parse_errors": list(parse_errors or []),
         "errors": list(errors),
+        "unreadable": list(unreadable or []),
     }
     for key in broken:
         info = facts[key] or tool("/usr/sbin/" + key.replace("_", "-"))

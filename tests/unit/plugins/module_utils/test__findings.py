@@ -273,7 +273,7 @@ def test_iptables_presence(K, mode, dist, cni, nf_kwargs, version, expected):
     ("k3s", "v1.31.3+k3s1", dict(nft=None), {"tool.missing.nft": "info"}),
     ("k3s", "v1.29.11+k3s1", dict(nft=None), {"tool.missing.nft": "info"}),
     ("k3s", "v1.32.0+k3s1", dict(nft=None), {"tool.missing.nft": "info"}),
-    ("k3s", None, dict(nft=None), {"tool.missing.nft": "warning"}),
+    ("k3s", None, dict(nft=None), {"tool.missing.nft": "error"}),  # could not be told: not known to pass
     ("k3s", None, dict(nft=None, bundled=K3S_BUNDLE), {"tool.missing.nft": "info"}),
     ("generic", None, dict(nft="0.9.8"), {"tool.version_too_old.nft": "error"}),
     ("generic", None, dict(nft="1.0.0"), {"tool.version_too_old.nft": "error"}),
@@ -281,7 +281,7 @@ def test_iptables_presence(K, mode, dist, cni, nf_kwargs, version, expected):
     ("k3s", "v1.33.1+k3s1", dict(nft="0.9.8"), {"tool.version_too_old.nft": "error"}),
     ("kubeadm", None, dict(nft="0.9.8"), {}),
     ("generic", None, dict(nft="1.1.3"), {"tool.known_bad.nft": "warning"}),
-    ("generic", None, dict(broken=["nft"]), {"tool.broken.nft": "warning"}),
+    ("generic", None, dict(broken=["nft"]), {"tool.broken.nft": "error"}),  # kube-proxy would run it the same way
 ])
 def test_nftables_mode_tools(K, dist, version, nf_kwargs, expected):
     got = sev(run(K["talos"], kf.netfilter_facts(**nf_kwargs), "nftables", dist, "cilium",
@@ -304,7 +304,7 @@ def test_k3s_prefer_bundled_bin_checks_the_bundled_nft(K):
     ("k3s", dict(ipset=None), {"tool.missing.ipset": "info"}),
     ("kubeadm", dict(ipset=None), {}),
     ("generic", NO_IPT, {"tool.missing.iptables": "error"}),
-    ("generic", dict(broken=["iptables"]), {"tool.broken.iptables": "warning"}),
+    ("generic", dict(broken=["iptables"]), {"tool.broken.iptables": "error"}),
     ("generic", {}, {}),
 ])
 def test_ipvs_mode_tools(K, dist, nf_kwargs, expected):
@@ -368,7 +368,7 @@ def test_nftables_options(K):
 
 def test_nftables_kernel_version_unknown(K):
     kernel = dict(K["noconfig"], version=None)
-    assert sev(run(kernel, NF, "nftables"))["kernel.version_unknown"] == "warning"
+    assert sev(run(kernel, NF, "nftables"))["kernel.version_unknown"] == "error"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -376,13 +376,13 @@ def test_nftables_kernel_version_unknown(K):
 
 @pytest.mark.parametrize("dist, value, expected", [
     ("generic", 0, "error"), ("kubeadm", 0, "error"), ("rke2", 0, "error"), ("k0s", 0, "error"),
-    ("k3s", 0, "info"), ("generic", None, "warning"), ("generic", 1, None),
+    ("k3s", 0, "info"), ("generic", None, "error"), ("generic", 1, None),
 ])
 def test_ip_forward(K, dist, value, expected):
     nf = kf.netfilter_facts(sysctl={"net.ipv4.ip_forward": value})
     findings = run(K["talos"], nf, "iptables", dist, "flannel")
     assert sev(findings).get("sysctl.net.ipv4.ip_forward") == expected
-    if expected == "error":
+    if expected == "error" and value is not None:  # unreadable: the fix is to read it (root, the node itself)
         assert "kubenode_sysctl_remediate" in by_id(findings, "sysctl.net.ipv4.ip_forward").fix
 
 
@@ -511,12 +511,12 @@ def test_kube_proxy_and_iptables_tables_are_not_foreign(K):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Unknowns are warnings, never silent passes
+# Unknowns are errors under the default threshold, never silent passes (what could not be checked never passes)
 
 def test_no_kernel_config(K):
     findings = run(K["noconfig"], NF, "iptables", include_passed=True)
     got = sev(findings)
-    assert got["kernel.config_unknown"] == "warning"
+    assert got["kernel.config_unknown"] == "error"
     f = by_id(findings, "kernel.config_unknown")
     assert "CONFIG_NETFILTER_XT_MATCH_CONNTRACK" in f.message and "config_path" in f.fix
     # evidence without a config still counts: registered statistic, built-in xt_comment
@@ -527,21 +527,40 @@ def test_no_kernel_config(K):
 
 def test_missing_fact_sets_and_gathering_errors(K):
     got = sev(req.evaluate({"netfilter": NF}, "iptables"))
-    assert got["kernel.facts_missing"] == "warning"
+    assert got["kernel.facts_missing"] == "error"
     got = sev(req.evaluate({"kernel_config": K["talos"]}, "iptables"))
-    assert got["netfilter.facts_missing"] == "warning"
+    assert got["netfilter.facts_missing"] == "error"
     nf = dict(NF)
     del nf["kube_chains"]
     nf["errors"] = ["iptables-nft-save exited 4: Permission denied (you must be root)"]
     findings = run(K["talos"], nf)
-    assert sev(findings)["netfilter.facts_incomplete"] == "warning"
+    assert sev(findings)["netfilter.facts_incomplete"] == "error"
     assert "Permission denied" in by_id(findings, "netfilter.facts_errors").message
     nf = dict(NF)
     del nf["sysctl"]
-    assert sev(run(K["talos"], nf))["sysctl.unknown"] == "warning"
+    assert sev(run(K["talos"], nf))["sysctl.unknown"] == "error"
     nf = dict(NF)
     del nf["nft"]
-    assert sev(run(K["talos"], nf, "nftables"))["tool.missing.nft"] == "warning"
+    assert sev(run(K["talos"], nf, "nftables"))["tool.missing.nft"] == "error"
+
+
+@pytest.mark.parametrize("cause", ["permission", "timeout", "failed"])
+def test_unreadable_rules_are_an_error_with_the_fix(K, cause):
+    """Issue 16: the same namespace checked without privilege must not pass (netfilter_backend_facts `unreadable`)."""
+    nf = kf.netfilter_facts(unreadable=[
+        {"what": "backends.nft.ipv4", "command": "/usr/sbin/iptables-nft-save", "cause": cause,
+         "reason": "iptables-nft-save v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied "
+                   "(you must be root)"},
+        {"what": "tool.ipset", "command": "/usr/sbin/ipset --version", "cause": cause, "reason": "denied"}])
+    for mode in ("iptables", "nftables", "none"):
+        findings = run(K["talos"], nf, mode, "generic", "cilium")
+        finding = by_id(findings, "netfilter.unreadable")
+        assert finding.severity == "error" and "/usr/sbin/iptables-nft-save" in finding.message
+        assert ("privilege escalation" in finding.fix) == (cause == "permission")
+    absent = kf.netfilter_facts(unreadable=[{"what": "nft_tables", "command": "nft", "cause": "absent",
+                                             "reason": "nft is not installed"}])
+    assert "netfilter.unreadable" not in sev(run(K["talos"], absent, "iptables"))
+    assert sev(run(K["talos"], kf.netfilter_facts(), "iptables", include_passed=True))["netfilter.unreadable"] == "ok"
 
 
 # ---------------------------------------------------------------------------------------------------------------

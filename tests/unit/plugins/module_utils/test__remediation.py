@@ -342,7 +342,7 @@ def test_module_backend_follows_the_kubernetes_chains(tmp_path):
 def test_module_backend_without_netfilter_facts_is_nft(tmp_path):
     kernel = alpine_root(tmp_path / "root")
     findings = kf.finding_dicts(kernel, None, "iptables")
-    assert by_id(findings, "netfilter.facts_missing")["severity"] == "warning"
+    assert by_id(findings, "netfilter.facts_missing")["severity"] == "error"
     plan = rem.kernel_modules_plan(findings, kernel, "iptables")
     assert plan["load"] == MODE_MODULES[("iptables", "nft")] and plan["sysctl"] == {}
 
