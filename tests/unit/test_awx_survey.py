@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The AWX survey specs in docs/awx/ against AWX's own survey rules (tests/kntest/awx.py, with the AWX sources
-they come from), and against the roles' argument specs and defaults."""
+they come from), and against the roles' argument specs and defaults. After a role change, regenerate the surveys with
+scripts/awx_surveys.py."""
 from __future__ import annotations
 
 import pytest
