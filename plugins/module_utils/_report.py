@@ -911,6 +911,10 @@ _JS = r"""
         (selected && selected.h === h && selected.c === c ? " sel" : ""), GLYPH[sev]);
       var label = host.n + ": " + cols[c] + " " + (sev === "missing" ? "not evaluated" : sev) +
         (mark === "n" ? " (new error)" : mark === "f" ? " (fixed)" : "");
+      var refs = refsOf(host.c[c]);
+      for (var j = 0; refs && j < refs.length; j++) {
+        if (rows[refs[j]][3]) { label += " (kernel " + rows[refs[j]][3] + ")"; break; }
+      }
       btn.type = "button";
       btn.setAttribute("data-c", c);
       btn.title = label;

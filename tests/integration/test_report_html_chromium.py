@@ -610,3 +610,18 @@ def test_diff_marks_and_filters(module_tmp):
         assert browser.console == [], browser.console
     finally:
         browser.close()
+
+
+def test_kernel_release_of_a_finding_shows_in_the_cell_and_the_details(module_tmp):
+    report = sample_report()
+    del report['hosts'][HOSTILE_HOST]
+    for check in report['hosts']['worker-2.prod.example.net']['checks']:
+        if check['id'] == 'kernel.option_missing.NETFILTER_XT_MATCH_STATISTIC':
+            check['kernel_release'] = '6.12.9-amd64'
+    fragment = '#host=%s&check=%s' % (quote('worker-2.prod.example.net'),
+                                      quote('kernel.option_missing.NETFILTER_XT_MATCH_STATISTIC'))
+    dom, _x, _text = render(module_tmp, report, 'kernel', fragment)
+    assert 'kernel 6.12.9-amd64 (installed, not the running one)' in dom.details
+    dumped = _run_chromium(module_tmp, 'kernel-cells', (module_tmp / 'kernel.html').as_uri(), '--dump-dom').stdout
+    assert ('title="worker-2.prod.example.net: kernel.option_missing.NETFILTER_XT_MATCH_STATISTIC error '
+            '(kernel 6.12.9-amd64)"') in dumped
