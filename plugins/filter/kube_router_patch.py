@@ -2,8 +2,8 @@
 # Copyright (c) 2026 kubenode.netfilter contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Documentation: kube_router_patch.yml, kube_router_findings.yml, kube_router_k0s_advice.yml, kube_router_k0s_mode.yml
-# (sidecars).
+# Documentation: kube_router_patch.yml, kube_router_findings.yml, kube_router_k0s_advice.yml, kube_router_k0s_mode.yml,
+# kube_router_rollout.yml (sidecars).
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from ansible_collections.kubenode.netfilter.plugins.module_utils._kube_router im
     FIXES,
     KubeRouterError,
     build_patch,
+    describe,
     findings,
     k0s_advice,
     k0s_iptables_mode,
+    rollout_not_ready,
 )
 
 
@@ -108,6 +110,24 @@ def kube_router_k0s_mode(netfilter, kernel_release=None):
     return {'mode': decision.mode, 'reason': decision.reason, 'steps': list(decision.steps)}
 
 
+def kube_router_rollout(daemonsets, expected=None):
+    """DaemonSet(s) read back after a patch -> one line per DaemonSet whose rollout is not done (the numbers)."""
+    name = 'kubenode.netfilter.kube_router_rollout'
+    if isinstance(daemonsets, Mapping):
+        daemonsets = [daemonsets]
+    if not isinstance(daemonsets, (list, tuple)):
+        raise AnsibleFilterError('%s: the input must be a DaemonSet or a list of DaemonSets' % name)
+    if expected is None:
+        expected = []
+    if not isinstance(expected, (list, tuple)) or not all(isinstance(e, (str, Mapping)) for e in expected):
+        raise AnsibleFilterError('%s: expected must be a list of namespace/name strings or DaemonSets' % name)
+    expected = [e if isinstance(e, str) else describe(_plain(e)) for e in expected]
+    try:
+        return rollout_not_ready([_plain(ds) for ds in daemonsets], [str(e) for e in expected])
+    except KubeRouterError as exc:
+        raise AnsibleFilterError('%s: %s' % (name, exc))
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -115,4 +135,5 @@ class FilterModule(object):
             'kube_router_findings': kube_router_findings,
             'kube_router_k0s_advice': kube_router_k0s_advice,
             'kube_router_k0s_mode': kube_router_k0s_mode,
+            'kube_router_rollout': kube_router_rollout,
         }

@@ -791,3 +791,72 @@ def k0s_advice(daemonset: Mapping, fix: str = 'wrapper', image: Optional[str] = 
     return {'facts': K0S_APPLIER_FACTS, 'durable_fixes': steps, 'images_yaml': images_yaml,
             'patches_yaml': patches_yaml, 'message': K0S_APPLIER_FACTS + '\nDurable fixes, in order:\n'
             + '\n'.join(steps)}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Rollout
+
+@dataclass(frozen=True)
+class Rollout:
+    daemonset: str
+    desired: int
+    ready: int
+    updated: int
+    generation: Optional[int]
+    observed: Optional[int]
+
+    @property
+    def done(self) -> bool:
+        """kubernetes.core's daemonset_ready (plugins/module_utils/k8s/waiter.py): every desired pod updated and
+        ready, the controller has seen the current generation."""
+        return (self.updated == self.desired and self.ready == self.desired
+                and (self.generation is None or self.observed == self.generation))
+
+    def line(self) -> str:
+        text = '%s: %d of %d pods ready, %d updated' % (self.daemonset, self.ready, self.desired, self.updated)
+        if self.generation is not None and self.observed != self.generation:
+            text += ', generation %s not yet observed (observed %s)' % (self.generation, self.observed)
+        return text
+
+
+def _count(where: str, value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise KubeRouterError('%s must be an integer, got %s' % (where, _type_name(value)))
+    return value
+
+
+def rollout(daemonset: Any) -> Rollout:
+    """The rollout numbers of one DaemonSet as read back from the API (status counts, generations)."""
+    if not isinstance(daemonset, Mapping):
+        raise KubeRouterError('the input must be a DaemonSet object (a dict), got %s' % _type_name(daemonset))
+    meta = daemonset.get('metadata')
+    _want('metadata', meta, (Mapping,), 'a mapping')
+    status = daemonset.get('status')
+    _want('status', status, (Mapping,), 'a mapping')
+    status = status or {}
+    generation = (meta or {}).get('generation')
+    _want('metadata.generation', generation, (int,), 'an integer')
+    observed = status.get('observedGeneration')
+    _want('status.observedGeneration', observed, (int,), 'an integer')
+    return Rollout(describe(daemonset), _count('status.desiredNumberScheduled', status.get('desiredNumberScheduled')),
+                   _count('status.numberReady', status.get('numberReady')),
+                   _count('status.updatedNumberScheduled', status.get('updatedNumberScheduled')),
+                   generation, observed)
+
+
+def rollout_not_ready(daemonsets: Sequence[Any], expected: Sequence[str] = ()) -> List[str]:
+    """One line per DaemonSet whose rollout is not done, with the numbers; a DaemonSet in ``expected``
+    (namespace/name) that was not read back at all is one too."""
+    out = []
+    seen = set()
+    for ds in daemonsets:
+        state = rollout(ds)
+        seen.add(state.daemonset)
+        if not state.done:
+            out.append(state.line())
+    for name in expected:
+        if name not in seen:
+            out.append('%s: not found when reading the rollout back' % name)
+    return out

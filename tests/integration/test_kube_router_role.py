@@ -154,3 +154,35 @@ def test_rollout_that_never_becomes_ready_is_reported(api, ansible_env):
     assert 'did not become ready within 5 s' in out
     assert 'kube-system/kube-router: 0 of' in out
     assert 'kubenode_kube_router_revert: true' in out
+
+
+def test_controller_tasks_never_become(api, ansible_env):
+    """Issue 16 #2: with -b and a controller user whose privilege escalation fails (the stand-in: sudo replaced by
+    /bin/false), the role's API tasks (k8s_info, k8s_json_patch, the rollout wait, all on localhost) still run:
+    they carry become: false. The stand-in really fails any task that becomes."""
+    failing = ['-b', '--become-user', 'nobody', '-e', 'ansible_become_exe=/bin/false']
+    probe = kntest.run([kntest.ansible_bin('ansible'), '-i', 'localhost,', '-c', 'local', '-e',
+                        'ansible_python_interpreter=%s' % __import__('sys').executable, 'localhost', '-m',
+                        'ansible.builtin.command', '-a', 'true'] + failing, env=ansible_env, check=False)
+    assert probe.returncode != 0, probe.stdout  # a task that becomes fails with this setting
+    out, changed, failed = play(api, ansible_env, *failing, expect_rc=2)  # detect: fails on the finding only
+    assert failed == 1 and 'node-a, node-c' in out
+    out, changed, failed = play(api, ansible_env, *failing, check=True, kubenode_kube_router_remediate=True)
+    assert (changed, failed) == (1, 0)
+    out, changed, failed = play(api, ansible_env, *failing, kubenode_kube_router_remediate=True,
+                                kubenode_kube_router_wait=True, kubenode_kube_router_wait_timeout=10)
+    assert (changed, failed) == (1, 0) and 'every patched kube-router DaemonSet is ready' in out
+
+
+@pytest.mark.parametrize('tags, present, absent', [
+    ('report', ['Report the kube-router findings'], ['Apply the guarded JSON patch']),
+    ('facts', ['Read the kube-router DaemonSet(s)'], ['Report the kube-router findings']),
+])
+def test_role_tags_run_a_stage(api, ansible_env, tags, present, absent):
+    out, changed, failed = play(api, ansible_env, '--tags', tags, expect_rc=2 if tags == 'report' else 0,
+                                kubenode_kube_router_remediate=tags != 'report')
+    for name in present:
+        assert 'TASK [kubenode.netfilter.kube_router : %s' % name in out, out
+    for name in absent:
+        assert 'TASK [kubenode.netfilter.kube_router : %s' % name not in out, out
+    assert changed == 0 and api.patch_counts()['all'] == 0

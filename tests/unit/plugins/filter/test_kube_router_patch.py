@@ -179,3 +179,31 @@ def test_findings_node_modes_wrong_types(modes, message):
         FILTERS['kube_router_findings']([standin.daemonset('k0s-bad')], modes)
     with pytest.raises(AnsibleFilterError, match=message.replace('node_modes', 'k0s_modes')):
         FILTERS['kube_router_findings']([standin.daemonset('k0s-bad')], {}, distribution='k0s', k0s_modes=modes)
+
+
+def _status(ready, desired, updated, generation=2, observed=2, name='kube-router'):
+    return {'metadata': {'namespace': 'kube-system', 'name': name, 'generation': generation},
+            'status': {'desiredNumberScheduled': desired, 'numberReady': ready, 'updatedNumberScheduled': updated,
+                       'observedGeneration': observed}}
+
+
+@pytest.mark.parametrize('ds, lines', [
+    (_status(3, 3, 3), []),
+    (_status(0, 3, 0), ['kube-system/kube-router: 0 of 3 pods ready, 0 updated']),
+    (_status(3, 3, 2), ['kube-system/kube-router: 3 of 3 pods ready, 2 updated']),
+    (_status(3, 3, 3, generation=3, observed=2),
+     ['kube-system/kube-router: 3 of 3 pods ready, 3 updated, generation 3 not yet observed (observed 2)']),
+    ({'metadata': {'namespace': 'kube-system', 'name': 'kube-router'}}, []),  # no status, nothing desired
+])
+def test_rollout_filter(ds, lines):
+    assert FILTERS['kube_router_rollout']([ds]) == lines
+
+
+def test_rollout_filter_reports_a_daemonset_not_read_back_and_bad_types():
+    assert FILTERS['kube_router_rollout']([], ['kube-system/kube-router']) == [
+        'kube-system/kube-router: not found when reading the rollout back']
+    assert FILTERS['kube_router_rollout']([_status(1, 1, 1)], [_status(0, 0, 0)]) == []
+    with pytest.raises(AnsibleFilterError, match='status.numberReady must be an integer, got a string'):
+        FILTERS['kube_router_rollout'](_status('3', 3, 3))
+    with pytest.raises(AnsibleFilterError, match='expected must be a list'):
+        FILTERS['kube_router_rollout']([], 'kube-system/kube-router')
