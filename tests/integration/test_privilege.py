@@ -116,6 +116,24 @@ def test_preflight_without_escalation(node):
     assert UNREADABLE not in error_ids(out)
 
 
+def test_preflight_without_privilege_fails_the_node_with_the_privilege_finding(node):
+    """Issue 16: the same namespace as uid 65534 must not pass: the rules could not be read, which is an error
+    whose fix is privilege escalation (the default fail_on: error)."""
+    rc, out, escalations, _report = run(node, "pf-nobecome-fail", "kubenode.netfilter.preflight",
+                                        "-e", "ansible_become=false")
+    assert escalations == 0 and rc == 2
+    assert "netfilter.unreadable" in error_ids(out)
+    findings = None
+    for play in out["plays"]:
+        for task in play["tasks"]:
+            facts = task["hosts"].get("node", {}).get("ansible_facts", {})
+            if "kubenode_findings" in facts:
+                findings = {f["id"]: f for f in facts["kubenode_findings"]}
+    unreadable = findings["netfilter.unreadable"]
+    assert "permission" in unreadable["message"] and "privilege escalation" in unreadable["fix"]
+    assert "ansible-playbook -b" in unreadable["fix"]
+
+
 def test_cluster_check_runs_on_the_controller_without_become(node, tmp_path):
     """The kube-router check of the preflight talks to the API from the controller: with -b it must not become."""
     with standin.StandIn(lifetime=300) as server:
@@ -128,8 +146,11 @@ def test_cluster_check_runs_on_the_controller_without_become(node, tmp_path):
     found = failures(out)
     assert not [m for ms in found.values() for m in ms if "failing_on_controller" in m], found
     assert escalations >= 2
-    assert any(t["task"]["name"].endswith("Read the kube-router DaemonSets")
-               or "k8s_info" in json.dumps(t["task"]) for p in out["plays"] for t in p["tasks"]), out["plays"]
+    # the API was read, on the controller, without become (the stand-in would have failed the task)
+    reads = [t["hosts"]["node"] for p in out["plays"] for t in p["tasks"]
+             if "Read the kube-router DaemonSet" in t["task"]["name"] and "node" in t["hosts"]]
+    assert reads and not reads[0].get("failed") and not reads[0].get("skipped"), reads
+    assert [r["metadata"]["name"] for r in reads[0]["resources"]] == ["kube-router"]
 
 
 def test_remediate_escalates_on_the_node(node):
