@@ -370,6 +370,7 @@ class DevTools:
                 '--disable-background-networking', '--disable-component-update', '--disable-sync',
                 '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1', '--user-data-dir=%s' % profile,
                 '--force-device-scale-factor=1', '--hide-scrollbars', '--window-size=%d,%d' % WINDOW, 'about:blank']
+        self.ws = None
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = profile / 'DevToolsActivePort'
         deadline = _time.monotonic() + 60
@@ -378,10 +379,15 @@ class DevTools:
                 self.close()
                 pytest.fail('chromium did not open its DevTools port (exit %r)' % self.proc.poll())
             _time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        targets = _json.loads(urllib.request.urlopen('http://127.0.0.1:%d/json/list' % port, timeout=30).read())
-        page = next(t for t in targets if t.get('type') == 'page')
-        self.ws = websocket.create_connection(page['webSocketDebuggerUrl'], timeout=120, suppress_origin=True)
+        self.ws = None
+        try:
+            port = int(port_file.read_text().split()[0])
+            targets = _json.loads(urllib.request.urlopen('http://127.0.0.1:%d/json/list' % port, timeout=30).read())
+            page = next(t for t in targets if t.get('type') == 'page')
+            self.ws = websocket.create_connection(page['webSocketDebuggerUrl'], timeout=120, suppress_origin=True)
+        except Exception:
+            self.close()  # never leave a browser behind
+            raise
         self._id = 0
         self.console = []
         self.send('Runtime.enable')
@@ -443,7 +449,8 @@ class DevTools:
 
     def close(self):
         try:
-            self.ws.close()
+            if self.ws is not None:
+                self.ws.close()
         except Exception:  # pylint: disable=broad-except
             pass
         self.proc.terminate()
