@@ -64,7 +64,7 @@ def _profile(value):
 
 def node_findings(facts, proxy_mode='iptables', distribution='generic', cni='other', distribution_version=None,
                   include_passed=False, ipv6=False, kube_router_image_backend=None, k3s_prefer_bundled_bin=False,
-                  profile=None):
+                  profile=None, kernels='running'):
     """The host's ansible_facts -> list of findings (dicts with id, severity, message, fix)."""
     if not isinstance(facts, Mapping):
         raise AnsibleFilterError('%s: the input must be the host\'s ansible_facts (a dict), got %s'
@@ -90,7 +90,7 @@ def node_findings(facts, proxy_mode='iptables', distribution='generic', cni='oth
         include_passed=_bool('include_passed', include_passed), ipv6=_bool('ipv6', ipv6),
         kube_router_image_backend=kube_router_image_backend,
         k3s_prefer_bundled_bin=_bool('k3s_prefer_bundled_bin', k3s_prefer_bundled_bin),
-        profile=_profile(profile))
+        profile=_profile(profile), kernels=kernels)
     return [finding.as_dict() for finding in findings]
 
 

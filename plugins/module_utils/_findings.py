@@ -270,11 +270,14 @@ class _Context(object):
 def evaluate(facts: Dict[str, Any], proxy_mode: str = 'iptables', distribution: str = 'generic',
              cni: str = 'other', distribution_version: Optional[str] = None, include_passed: bool = False,
              ipv6: bool = False, kube_router_image_backend: Optional[str] = None,
-             k3s_prefer_bundled_bin: bool = False, profile: Optional[Dict[str, Any]] = None) -> List[Finding]:
+             k3s_prefer_bundled_bin: bool = False, profile: Optional[Dict[str, Any]] = None,
+             kernels: str = 'running') -> List[Finding]:
     """Findings for one host's facts (a dict holding ``kernel_config`` and ``netfilter``, as ansible_facts does).
 
     ``profile``: the output of resolve_profile() that chose the mode, distribution, CNI and IPv6 (adds the
     ``profile.*`` findings: explicit choices that differ from the node's configuration, values assumed).
+    ``kernels``: ``running``, ``all`` (also every installed kernel of ``kernel_config.installed``) or ``auto`` (all
+    when the kernel the node boots next is not the running one).
     Raises ValueError for an argument outside its choices. Missing fact sets become findings, never exceptions.
     """
     check_arguments(proxy_mode, distribution, cni, kube_router_image_backend)
@@ -287,6 +290,7 @@ def evaluate(facts: Dict[str, Any], proxy_mode: str = 'iptables', distribution: 
     _check_fact_sets(ctx, out)
     _check_kernel(ctx, out, backend, backend_reason)
     _check_kernel_versions(ctx, out)
+    _check_installed_kernels(ctx, out, backend, backend_reason, kernels)
     _check_tools(ctx, out)
     _check_backend(ctx, out, backend, backend_reason)
     _check_nft_tables(ctx, out)
@@ -295,6 +299,68 @@ def evaluate(facts: Dict[str, Any], proxy_mode: str = 'iptables', distribution: 
     if profile:
         _check_profile(profile, out)
     return out.result()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Every installed kernel, before the reboot
+
+KERNELS = ('running', 'all', 'auto')
+
+
+def _installed_to_check(ctx: _Context, kernels: str) -> List[Tuple[str, Dict[str, Any]]]:
+    installed = _get(ctx.kernel, 'installed')
+    if kernels == 'running' or not isinstance(installed, dict):
+        return []
+    running = (ctx.kernel or {}).get('release')
+    next_boot = (ctx.kernel or {}).get('next_boot')
+    if kernels == 'auto' and (not next_boot or next_boot == running):
+        return []
+    return [(release, facts) for release, facts in sorted(installed.items())
+            if release != running and isinstance(facts, dict) and not facts.get('running')]
+
+
+def _check_installed_kernels(ctx: _Context, out: _Collector, backend: str, backend_reason: str,
+                             kernels: str) -> None:
+    """Each installed, not running kernel evaluated like the running one: a problem in the kernel the node boots next
+    keeps its severity, one in another installed kernel is a warning. Ids get ``@<release>`` and the finding names the
+    release; nothing is ever loaded into a kernel that is not running (no load remedy), but a package that ships a
+    missing module for that release can be installed."""
+    if kernels not in KERNELS:
+        raise ValueError('kernels must be one of %s, got %r' % (', '.join(KERNELS), kernels))
+    next_boot = (ctx.kernel or {}).get('next_boot')
+    candidates = _installed_to_check(ctx, kernels)
+    if kernels != 'running' and next_boot and next_boot != (ctx.kernel or {}).get('release') \
+            and next_boot not in dict(candidates):
+        out.add('kernel.next_boot_unknown', 'error',
+                'the node boots %s next (%s), but no config or modules of that release were found, so the kernel it '
+                'boots next could not be checked.' % (next_boot, (ctx.kernel or {}).get('next_boot_source')),
+                'install that kernel\'s package completely (its /boot/config-%s and /lib/modules/%s) or set the boot '
+                'loader\'s default to an installed kernel' % (next_boot, next_boot))
+    for release, facts in candidates:
+        if facts.get('bootable') is False:
+            out.add('kernel.installed_not_bootable@' + release, 'info',
+                    'kernel %s left files behind but cannot boot (%s); not checked.' % (
+                        release, facts.get('bootable_reason') or 'no image or modules'), 'nothing to do')
+            continue
+        sub = _Context.__new__(_Context)
+        sub.__dict__.update(ctx.__dict__)
+        sub.kernel = facts
+        sub.kernel_version = facts.get('version')
+        sub.modules_disabled = False  # a kernel that boots later starts with module loading allowed
+        inner = _Collector(False)
+        _check_kernel(sub, inner, backend, backend_reason)
+        _check_kernel_versions(sub, inner)
+        boots_next = release == next_boot
+        for finding in inner.result():
+            severity = finding.severity if boots_next or finding.severity == 'info' else 'warning'
+            rem = finding.remedy if finding.remedy and finding.remedy.get('kind') == 'install_package' else None
+            where = 'kernel %s (installed%s)' % (release, ', the node boots it next' if boots_next else
+                                                  ', not the one the node boots next')
+            fid = finding.id + '@' + release
+            out.add(fid, severity, '%s: %s' % (where, finding.message), finding.fix, remedy=rem)
+            if fid in out.items:
+                out.items[fid] = Finding(fid, out.items[fid].severity, out.items[fid].message, out.items[fid].fix,
+                                         out.items[fid].remedy, release)
 
 
 # --------------------------------------------------------------------------------------------------------------

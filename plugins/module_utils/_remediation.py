@@ -192,8 +192,10 @@ def kernel_modules_plan(findings: Any, kernel: Mapping[str, Any], mode: str, cni
             continue
         rem = finding.get('remedy') if isinstance(finding.get('remedy'), Mapping) else None
         package = rem.get('packages') if rem and rem.get('kind') == 'install_package' else None
-        missing.append({'id': finding['id'], 'module': finding['id'].split('.', 2)[2], 'message': finding['message'],
-                        'fix': finding.get('fix'), 'packages': list(package or [])})
+        name, _sep, release = finding['id'].split('.', 2)[2].partition('@')
+        missing.append({'id': finding['id'], 'module': name, 'message': finding['message'],
+                        'fix': finding.get('fix'), 'packages': list(package or []),
+                        'kernel_release': finding.get('kernel_release') or release or None})
     for need in needs:
         if need.why == 'extra' and need.state == MISSING:
             missing.append({'id': 'extra.' + need.module, 'module': need.module, 'packages': [],
