@@ -17,6 +17,8 @@ import pytest
 import kntest
 from kntest.netns import netns, require_netns
 
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _report
+
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
 FORWARD = "sysctl -qw net.ipv4.ip_forward=1"
@@ -62,7 +64,8 @@ def run_preflight(fleet, ansible_env, *extra):
     proc, result = kntest.run_ansible_json(
         [kntest.ansible_bin("ansible-playbook"), "-i", str(inventory), "kubenode.netfilter.preflight",
          "-e", "kubenode_preflight_report_dir=%s" % report_dir, *extra], ansible_env)
-    report = json.loads((report_dir / "kubenode-preflight.json").read_text())
+    # schema 2 holds each distinct result once; expand() gives per host the list of check dicts (schema 1 view)
+    report = _report.expand(json.loads((report_dir / "kubenode-preflight.json").read_text()))
     return proc, result, report, report_dir
 
 
