@@ -847,3 +847,156 @@ def _kill_group(proc: 'subprocess.Popen[bytes]') -> None:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The role's report and re-verification (called through the nft_conflicts_* filters; pure, unit-tested)
+
+REF_KEYS = ('family', 'table', 'chain', 'handle')
+
+
+def plain(value: Any) -> Any:
+    """Ansible's lazy or tagged containers and strings (controller side) -> plain dicts, lists and str."""
+    if isinstance(value, Mapping):
+        return dict((str(k), plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+FIX_OWN_TABLE = ('configure the tool that wrote it to keep its rules in a table of its own (for Netbird and similar '
+                 'tools: a table of their own in family inet); moving the rule yourself is no fix, an accept in '
+                 'another table does not override a drop here')
+NEVER_FLUSH = 'never flush the whole ruleset: that deletes every firewall rule of the host'
+_IMAGE_IPTABLES_RE = re.compile(r'-iptables([0-9]+(?:[.][0-9]+)+)(?:-|$)')
+
+
+def _mapping_list(name: str, value: Any) -> List[Mapping[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise ConflictError('%s must be a list, got %s' % (name, type(value).__name__))
+    for index, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise ConflictError('%s[%d] must be a mapping, got %s' % (name, index, type(item).__name__))
+    return list(value)
+
+
+def ref_keys(items: Any, name: str = 'rules') -> List[Dict[str, Any]]:
+    """Only family, table, chain and handle of each item (what the module's ``rules`` option takes)."""
+    return [dict((k, item.get(k)) for k in REF_KEYS) for item in _mapping_list(name, items)]
+
+
+def _key(item: Mapping[str, Any]) -> Tuple[Any, ...]:
+    """family, table, chain, handle as a hashable key, whatever their types (compared, never trusted)."""
+    return tuple(json.dumps(item.get(k), sort_keys=True, default=repr) for k in REF_KEYS)
+
+
+def report_lines(parse_errors: Any, preview: Any = None, listed: Any = None,
+                 preview_error: Optional[str] = None) -> List[str]:
+    """The role's report: every rule iptables-nft cannot read (facts' ``iptables_nft_parse_errors``), who is hurt
+    (from the module's check-mode ``rules``), and the fixes in order."""
+    errors = _mapping_list('iptables_nft_parse_errors', parse_errors)
+    previews = dict((_key(p), p) for p in _mapping_list('preview', preview))
+    listed_keys = set(_key(item) for item in _mapping_list('listed', listed))
+    lines = []  # type: List[str]
+    if not errors:
+        lines.append('iptables-nft can read all of its tables: no foreign rule in them.')
+    for entry in errors:
+        p = previews.get(_key(entry), {})
+        lines.append('UNREADABLE %s %s chain %s handle %s: "%s" (writer: %s)' % (
+            entry.get('family'), entry.get('table'), entry.get('chain'), entry.get('handle'),
+            entry.get('rule') or '?', entry.get('writer') or 'unknown'))
+        said = entry.get('error') or entry.get('expected_error') or 'incompatible'
+        lines.append('  iptables-nft %s says: %s' % (entry.get('iptables_nft_version') or '?',
+                                                     str(said).replace('\n', ' / ')))
+        expressions = [str(e.get('expression')) for e in _mapping_list('expressions', entry.get('expressions'))]
+        lines.append('  expressions: ' + (', '.join(expressions) or 'none named'))
+        for hurt in p.get('effects') or []:
+            lines.append('  hurts: %s' % hurt)
+        lines.append('  fix (1): ' + FIX_OWN_TABLE)
+        if entry.get('handle') is not None:
+            key = dict((k, entry.get(k)) for k in REF_KEYS)
+            if p.get('fingerprint'):
+                key['fingerprint'] = p['fingerprint']
+            lines.append('  fix (2): this role removes exactly the listed rules: kubenode_nft_conflicts_remediate: '
+                         'true with kubenode_nft_conflicts_rules: [%s]%s' % (
+                             json.dumps(key, sort_keys=True), ' (listed)' if _key(entry) in listed_keys else ''))
+        else:
+            lines.append('  fix (2): no rule handle is known for this chain: list the chain with nft -a and name the '
+                         'rule')
+        newer = p.get('newer_iptables')
+        lines.append('  fix (3): ' + (newer.get('summary') if isinstance(newer, Mapping) and newer.get('summary') else
+                                      'upgrading iptables is not the general fix (1.8.11 still fails on all but meta '
+                                      'mark set)'))
+    if preview_error:
+        lines.append('could not preview the rules: %s' % preview_error)
+    lines.append(NEVER_FLUSH)
+    return lines
+
+
+def version_rows(netfilter: Any, kube_router_image: Optional[str] = None) -> List[List[str]]:
+    """[label, version] of the host's iptables-nft, each bundled iptables and the kube-router image's tag."""
+    if not isinstance(netfilter, Mapping):
+        raise ConflictError('netfilter facts must be a mapping, got %s' % type(netfilter).__name__)
+    out = []  # type: List[List[str]]
+    host = netfilter.get('iptables_nft')
+    if isinstance(host, Mapping) and host.get('version'):
+        out.append(['host iptables-nft (%s)' % host.get('path'), str(host['version'])])
+    bundled = netfilter.get('bundled') or {}
+    if not isinstance(bundled, Mapping):
+        raise ConflictError('netfilter.bundled must be a mapping, got %s' % type(bundled).__name__)
+    for directory, tools in bundled.items():
+        if not isinstance(tools, Mapping):
+            continue
+        for name in ('iptables-nft', 'xtables-nft-multi', 'iptables'):
+            info = tools.get(name)
+            if isinstance(info, Mapping) and info.get('version'):
+                out.append(['bundled %s/%s' % (directory, name), str(info['version'])])
+                break
+    if kube_router_image:
+        if not isinstance(kube_router_image, str):
+            raise ConflictError('kube_router_image must be a string, got %s' % type(kube_router_image).__name__)
+        match = _IMAGE_IPTABLES_RE.search(kube_router_image)
+        if match:
+            out.append(['kube-router image %s' % kube_router_image, match.group(1)])
+    return out
+
+
+def _table_shapes(tables: Any, removed: Sequence[Mapping[str, Any]] = ()) -> List[List[Any]]:
+    out = []
+    for table in _mapping_list('nft_tables', tables):
+        gone = len([r for r in removed if r.get('family') == table.get('family') and r.get('table') == table.get('name')])
+        rules = table.get('rules')
+        out.append([table.get('family'), table.get('name'), table.get('owner'), table.get('chains'),
+                    table.get('hooks'), (rules - gone) if isinstance(rules, int) else None])
+    return out
+
+
+def verify_after(before: Any, after: Any, listed: Any, result: Any) -> Dict[str, Any]:
+    """The role's re-verification from the facts before and after a removal and the module's result: no listed rule
+    still unreadable, every table with the same chains, hooks and rule count (minus the removed rules), and no other
+    change the module saw. ``ok`` and the ``message`` either way."""
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        raise ConflictError('before and after must be netfilter facts (mappings)')
+    result = result if isinstance(result, Mapping) else {}
+    listed_keys = set(_key(item) for item in _mapping_list('listed', listed))
+    left = [e for e in _mapping_list('iptables_nft_parse_errors', after.get('iptables_nft_parse_errors'))
+            if _key(e) in listed_keys]
+    removed = [r for r in _mapping_list('result.rules', result.get('rules')) if r.get('action') == ACTION_REMOVE]
+    shape_before = _table_shapes(before.get('nft_tables'), removed)
+    shape_after = _table_shapes(after.get('nft_tables'))
+    verification = result.get('verification')
+    elsewhere = list(verification.get('elsewhere') or []) if isinstance(verification, Mapping) else []
+    ok = not left and shape_before == shape_after and not elsewhere
+    backup = result.get('backup') if isinstance(result.get('backup'), Mapping) else {}
+    if ok:
+        message = ('no listed rule is left unreadable and every other table, chain and rule is unchanged (%d '
+                   'unreadable rule(s) remain, none listed)' % len(after.get('iptables_nft_parse_errors') or []))
+    else:
+        message = ('after the removal: listed rules still unreadable %s; tables before (minus the removed rules) %s; '
+                   'tables now %s; other changes seen by the module %s. Undo: nft -j -f %s'
+                   % (json.dumps(left, sort_keys=True), json.dumps(shape_before), json.dumps(shape_after),
+                      json.dumps(elsewhere), backup.get('undo')))
+    return {'ok': ok, 'left': left, 'shape_before': shape_before, 'shape_after': shape_after,
+            'elsewhere': elsewhere, 'message': message}

@@ -83,7 +83,7 @@ options:
   timeout:
     description:
       - Deadline in seconds for each C(nft) command the module runs; a command still running then is killed with
-        its process group and the module fails naming it (before the removal: nothing was removed).
+        its process group and the module fails naming it (before the removal, nothing was removed).
       - Listing a table of 100k iptables-nft rules took 37 s on a loaded 2-core machine.
     type: int
     default: 300
@@ -431,7 +431,8 @@ class Remover(object):
 
         # The backup: each affected table (the removal touches no other) streamed by nft straight into its files,
         # then the undo file, the transaction and the README. Only these tables are read, never the whole ruleset.
-        nothing = dict(result, changed=False)
+        nothing = dict(result)
+        nothing['changed'] = False
         self.make_backup_dir(paths, **nothing)
         for entry in paths['tables']:
             key = (entry['family'], entry['table'])

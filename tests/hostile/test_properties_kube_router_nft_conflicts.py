@@ -209,3 +209,40 @@ def test_any_comment_comes_back_as_data(comment):
                                           'expr': CHAIN['nftables'][3]['rule']['expr']}}}]
     baseline, _chains = _plan_or_error(json.dumps(CHAIN))
     assert nc.readme_text(plan, 'now', 'undo.json') == nc.readme_text(baseline, 'now', 'undo.json')
+
+
+def _nft_filters():
+    from ansible_collections.kubenode.netfilter.plugins.filter import (nft_conflicts_refs, nft_conflicts_report,
+                                                                       nft_conflicts_verify, nft_conflicts_versions)
+    out = {}
+    for mod in (nft_conflicts_refs, nft_conflicts_report, nft_conflicts_verify, nft_conflicts_versions):
+        out.update(mod.FilterModule().filters())
+    return out
+
+
+NFT_FILTERS = _nft_filters()
+PARSE_ERRORS = [{'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3, 'rule': 'ct state established',
+                 'expressions': [{'class': 'ct', 'expression': 'ct state'}]}]
+FACTS = {'iptables_nft_parse_errors': PARSE_ERRORS, 'iptables_nft': {'path': '/usr/sbin/iptables-nft',
+                                                                     'version': '1.8.9'},
+         'bundled': {'/k3s/bin': {'iptables': {'version': '1.8.8'}}},
+         'nft_tables': [{'family': 'ip', 'name': 'filter', 'owner': 'iptables', 'chains': 3, 'hooks': [], 'rules': 3}]}
+RESULT = {'rules': [dict(PARSE_ERRORS[0], action='remove')], 'verification': {'elsewhere': []}, 'backup': None}
+
+
+@SETTINGS
+@given(errors=mutations(PARSE_ERRORS) | JSON, preview=mutations(RESULT['rules']) | JSON, listed=JSON, msg=JSON)
+def test_nft_conflicts_report_and_refs_never_raise_anything_else(errors, preview, listed, msg):
+    out = _filter_call(NFT_FILTERS['nft_conflicts_report'], errors, preview, listed, msg)
+    assert out is None or all(isinstance(line, str) for line in out)
+    out = _filter_call(NFT_FILTERS['nft_conflicts_refs'], errors)
+    assert out is None or all(set(item) == {'family', 'table', 'chain', 'handle'} for item in out)
+
+
+@SETTINGS
+@given(after=mutations(FACTS) | JSON, before=mutations(FACTS), result=mutations(RESULT) | JSON, image=JSON)
+def test_nft_conflicts_verify_and_versions_never_raise_anything_else(after, before, result, image):
+    out = _filter_call(NFT_FILTERS['nft_conflicts_verify'], after, before, PARSE_ERRORS, result)
+    assert out is None or isinstance(out['ok'], bool)
+    out = _filter_call(NFT_FILTERS['nft_conflicts_versions'], after, image)
+    assert out is None or all(len(row) == 2 for row in out)

@@ -353,7 +353,7 @@ def test_no_flush_anywhere_in_the_collection():
 # ---------------------------------------------------------------------------------------------------------------------
 # role through ansible-playbook
 
-def playbook(ns, tmp_path, ansible_env, extra, check=False, diff=False):
+def playbook(ns, tmp_path, ansible_env, extra, check=False, diff=False, tags=None):
     python = ns.interpreter(tmp_path)
     play = tmp_path / 'play.yml'
     play.write_text('- hosts: all\n  gather_facts: false\n  roles:\n    - role: kubenode.netfilter.nft_conflicts\n')
@@ -365,6 +365,8 @@ def playbook(ns, tmp_path, ansible_env, extra, check=False, diff=False):
         argv.append('--check')
     if diff:
         argv.append('--diff')
+    if tags:
+        argv += ['--tags', tags]
     proc, out = kntest.run_ansible_json(argv, ansible_env)
     tasks = dict((t['task']['name'].split(' : ', 1)[-1], t['hosts'].get('localhost', {})) for t in out['plays'][0]['tasks'])
     return proc.returncode, out['stats']['localhost'], tasks
@@ -435,4 +437,29 @@ def test_role_fails_on_a_handle_with_another_rule(tmp_path, ansible_env):
         assert rc != 0 and stats['failures'] == 1, tasks
         failed = tasks['Remove exactly the listed rules (backup and undo file first; check mode only reports)']
         assert 'nothing was removed' in failed['msg'] and 'iptables-nft can read' in failed['msg']
+        assert ruleset(ns) == original and not (tmp_path / 'bk').exists()
+
+
+@pytest.mark.parametrize('tags, present, absent', [
+    ('report', ['Report the rules iptables-nft cannot read, who is hurt, and the fixes in order'],
+     ['Remove exactly the listed rules (backup and undo file first; check mode only reports)',
+      'Stop if a listed rule is still unreadable or anything else changed']),
+    ('facts', ['Gather the netfilter backend facts'],
+     ['Report the rules iptables-nft cannot read, who is hurt, and the fixes in order',
+      'Remove exactly the listed rules (backup and undo file first; check mode only reports)']),
+])
+def test_role_tags_run_one_stage(tmp_path, ansible_env, tags, present, absent):
+    """Issue 11: a stage runs alone by its tag; with remediate on, --tags report still removes nothing."""
+    with netns() as ns:
+        for cmd in NETBIRD:
+            ns.sh(cmd)
+        original = ruleset(ns)
+        extra = {'kubenode_nft_conflicts_remediate': True, 'kubenode_nft_conflicts_backup_dir': str(tmp_path / 'bk'),
+                 'kubenode_nft_conflicts_rules': [{'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3}]}
+        rc, stats, tasks = playbook(ns, tmp_path, ansible_env, extra, tags=tags)
+        assert rc == 0 and stats['failures'] == 0, tasks
+        for name in present:
+            assert name in tasks, sorted(tasks)
+        for name in absent:
+            assert name not in tasks, sorted(tasks)
         assert ruleset(ns) == original and not (tmp_path / 'bk').exists()

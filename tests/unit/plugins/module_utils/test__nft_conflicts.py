@@ -465,3 +465,86 @@ def test_file_reader_rejects_broken_json(tmp_path, text, message):
     path.write_text(text)
     with open(path, 'rb') as handle, pytest.raises(nc.ConflictError, match=message):
         list(nc.iter_nft_items(handle, 'x'))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the role's report, versions and re-verification (the nft_conflicts_* filters)
+
+PARSE_ERROR = {'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3, 'rule': 'ct state established accept',
+               'writer': 'netbird', 'iptables_nft_version': '1.8.9', 'error': 'cmp sreg undef\nline 2',
+               'expressions': [{'class': 'ct', 'expression': 'ct state'}]}
+
+
+def test_report_lines_name_the_rule_the_hurt_and_the_fixes_in_order():
+    plan, _chains = plan_for([3])
+    preview = [plan.decisions[0].as_dict()]
+    lines = nc.report_lines([PARSE_ERROR], preview, [{'family': 'ip', 'table': 'filter', 'chain': 'FORWARD',
+                                                      'handle': 3, 'fingerprint': 'x'}])
+    assert lines[0] == 'UNREADABLE ip filter chain FORWARD handle 3: "ct state established accept" (writer: netbird)'
+    assert lines[1] == '  iptables-nft 1.8.9 says: cmp sreg undef / line 2'
+    assert lines[2] == '  expressions: ct state'
+    assert lines[3] == '  hurts: ' + nc.HURT_CHECK
+    fixes = [line for line in lines if line.startswith('  fix (')]
+    assert [f[:9] for f in fixes] == ['  fix (1)', '  fix (2)', '  fix (3)']
+    assert '"fingerprint": "%s"' % plan.decisions[0].fingerprint in fixes[1] and fixes[1].endswith('(listed)')
+    assert '1.8.11 still cannot read it' in fixes[2]
+    assert lines[-1] == nc.NEVER_FLUSH
+
+
+def test_report_lines_without_errors_without_handle_and_with_a_failed_preview():
+    assert nc.report_lines([]) == ['iptables-nft can read all of its tables: no foreign rule in them.', nc.NEVER_FLUSH]
+    lines = nc.report_lines([dict(PARSE_ERROR, handle=None)], None, None, 'nft: no permission')
+    assert any('no rule handle is known' in line for line in lines)
+    assert 'could not preview the rules: nft: no permission' in lines
+    assert any('upgrading iptables is not the general fix' in line for line in lines)
+
+
+@pytest.mark.parametrize('bad, message', [
+    ('x', 'iptables_nft_parse_errors must be a list'),
+    ([['ip']], r'iptables_nft_parse_errors\[0\] must be a mapping'),
+])
+def test_report_lines_reject_wrong_types(bad, message):
+    with pytest.raises(nc.ConflictError, match=message):
+        nc.report_lines(bad)
+
+
+def test_version_rows():
+    facts = {'iptables_nft': {'path': '/usr/sbin/iptables-nft', 'version': '1.8.9'},
+             'bundled': {'/var/lib/rancher/k3s/data/current/bin/aux': {'iptables': {'version': '1.8.8'},
+                                                                       'xtables-nft-multi': {'version': '1.8.8'}},
+                         '/empty': None}}
+    assert nc.version_rows(facts, 'docker.io/cloudnativelabs/kube-router:v2.5.0-iptables1.8.11-x') == [
+        ['host iptables-nft (/usr/sbin/iptables-nft)', '1.8.9'],
+        ['bundled /var/lib/rancher/k3s/data/current/bin/aux/xtables-nft-multi', '1.8.8'],
+        ['kube-router image docker.io/cloudnativelabs/kube-router:v2.5.0-iptables1.8.11-x', '1.8.11']]
+    assert nc.version_rows({}, 'quay.io/k0sproject/kube-router:v2.2.1') == []
+    with pytest.raises(nc.ConflictError, match='netfilter facts must be a mapping'):
+        nc.version_rows([])
+    with pytest.raises(nc.ConflictError, match='bundled must be a mapping'):
+        nc.version_rows({'bundled': ['x']})
+
+
+def _tables(rules):
+    return {'iptables_nft_parse_errors': [], 'nft_tables': [
+        {'family': 'ip', 'name': 'filter', 'owner': 'iptables', 'chains': 1, 'hooks': [], 'rules': rules}]}
+
+
+def test_verify_after():
+    listed = [{'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3}]
+    result = {'rules': [dict(listed[0], action='remove')], 'verification': {'elsewhere': []},
+              'backup': {'undo': '/b/undo.json'}}
+    good = nc.verify_after(_tables(3), _tables(2), listed, result)
+    assert good['ok'] is True and 'none listed' in good['message']
+    left = dict(_tables(2), iptables_nft_parse_errors=[PARSE_ERROR])
+    bad = nc.verify_after(_tables(3), left, listed, result)
+    assert bad['ok'] is False and bad['left'] == [PARSE_ERROR] and 'Undo: nft -j -f /b/undo.json' in bad['message']
+    assert nc.verify_after(_tables(3), _tables(1), listed, result)['ok'] is False  # another rule went too
+    other = dict(result, verification={'elsewhere': ['table inet x appeared']})
+    assert nc.verify_after(_tables(3), _tables(2), listed, other)['ok'] is False
+    with pytest.raises(nc.ConflictError, match='must be netfilter facts'):
+        nc.verify_after(None, _tables(2), listed, result)
+
+
+def test_ref_keys_and_plain():
+    assert nc.ref_keys([dict(PARSE_ERROR)]) == [{'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3}]
+    assert nc.plain(({'a': (1, 'x')},)) == [{'a': [1, 'x']}]

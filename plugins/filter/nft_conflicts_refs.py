@@ -1,0 +1,23 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 kubenode.netfilter contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Documentation: nft_conflicts_refs.yml (sidecar). The logic is in plugins/module_utils/_nft_conflicts.py (unit-tested).
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
+
+def nft_conflicts_refs(items):
+    """Rules (facts entries, the role's variable) -> only family, table, chain, handle (the module's input)."""
+    try:
+        return nc.ref_keys(nc.plain(items))
+    except nc.ConflictError as exc:
+        raise AnsibleFilterError('kubenode.netfilter.nft_conflicts_refs: %s' % exc)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'nft_conflicts_refs': nft_conflicts_refs}
