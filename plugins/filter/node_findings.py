@@ -17,6 +17,7 @@ from ansible_collections.kubenode.netfilter.plugins.module_utils._findings impor
 )
 
 NAME = 'kubenode.netfilter.node_findings'
+OS_KEYS = ('distribution', 'os_family', 'distribution_major_version')
 FACT_MODULES = {
     'kernel_config': 'kubenode.netfilter.kernel_config_facts',
     'netfilter': 'kubenode.netfilter.netfilter_backend_facts',
@@ -83,14 +84,20 @@ def node_findings(facts, proxy_mode='iptables', distribution='generic', cni='oth
         check_arguments(proxy_mode, distribution, cni, kube_router_image_backend)
     except ValueError as exc:
         raise AnsibleFilterError('%s: %s' % (NAME, exc))
-    findings = evaluate(
-        {'kernel_config': dict(facts['kernel_config']), 'netfilter': dict(facts['netfilter'])},
-        proxy_mode=proxy_mode, distribution=distribution, cni=cni,
-        distribution_version=_optional_str('distribution_version', distribution_version),
-        include_passed=_bool('include_passed', include_passed), ipv6=_bool('ipv6', ipv6),
-        kube_router_image_backend=kube_router_image_backend,
-        k3s_prefer_bundled_bin=_bool('k3s_prefer_bundled_bin', k3s_prefer_bundled_bin),
-        profile=_profile(profile), kernels=kernels)
+    host = {'kernel_config': dict(facts['kernel_config']), 'netfilter': dict(facts['netfilter'])}
+    for key in OS_KEYS:  # the setup module's: the remedies name the OS's packages
+        if facts.get(key) is not None:
+            host[key] = facts[key]
+    try:
+        findings = evaluate(
+            host, proxy_mode=proxy_mode, distribution=distribution, cni=cni,
+            distribution_version=_optional_str('distribution_version', distribution_version),
+            include_passed=_bool('include_passed', include_passed), ipv6=_bool('ipv6', ipv6),
+            kube_router_image_backend=kube_router_image_backend,
+            k3s_prefer_bundled_bin=_bool('k3s_prefer_bundled_bin', k3s_prefer_bundled_bin),
+            profile=_profile(profile), kernels=kernels)
+    except ValueError as exc:
+        raise AnsibleFilterError('%s: %s' % (NAME, exc)) from None
     return [finding.as_dict() for finding in findings]
 
 

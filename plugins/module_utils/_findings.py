@@ -281,8 +281,7 @@ def evaluate(facts: Dict[str, Any], proxy_mode: str = 'iptables', distribution: 
     Raises ValueError for an argument outside its choices. Missing fact sets become findings, never exceptions.
     """
     check_arguments(proxy_mode, distribution, cni, kube_router_image_backend)
-    if not isinstance(facts, dict):
-        raise ValueError('facts must be a dict (the host\'s ansible_facts), got %s' % type(facts).__name__)
+    validate_facts(facts)
     ctx = _Context(facts, proxy_mode, distribution, cni, distribution_version, bool(ipv6),
                    kube_router_image_backend, bool(k3s_prefer_bundled_bin))
     out = _Collector(bool(include_passed))
@@ -461,6 +460,95 @@ def _check_profile(profile: Dict[str, Any], out: _Collector) -> None:
                     '%s %s' % (key, str(profile.get(key)).lower() if isinstance(profile.get(key), bool)
                                else profile.get(key)) for key in assumed),
                 'set kubenode_%s explicitly for this host (host or group variable)' % assumed[0])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The facts, checked once at the door: every key the evaluation reads has the type it reads it as, or a ValueError
+# names the key (the filters turn it into an AnsibleFilterError). Unknown keys are ignored; absent keys are the
+# checks' business (they become findings, never exceptions).
+
+_ANY = object()
+_STR, _INT, _BOOL, _NUM = (str,), (int,), (bool,), (int, float)
+_LIST_OF_STR = ('list', _STR)
+_TOOL = {'path': _STR + (type(None),), 'version': _STR + (type(None),), 'backend': _STR + (type(None),),
+         'error': _STR + (type(None),), 'resolved': _STR + (type(None),)}
+_KERNEL_SPEC = {
+    'found': _BOOL, 'version': _STR + (type(None),), 'release': _STR + (type(None),), 'source': _STR + (type(None),),
+    'error': _STR + (type(None),), 'modules_enabled': _BOOL + (type(None),), 'searched': ('list', _ANY),
+    'options': ('dict', _STR), 'modules': ('dict', {'state': _STR, 'reason': _STR + (type(None),),
+                                                   'option': _STR + (type(None),)}),
+    'xtables': {'available': _BOOL, 'ipv4': ('dict', _LIST_OF_STR), 'ipv6': ('dict', _LIST_OF_STR)},
+    'next_boot': _STR + (type(None),),
+    'next_boot_source': _STR + (type(None),),
+}
+_NETFILTER_SPEC = {
+    'iptables': _TOOL, 'ip6tables': _TOOL, 'iptables_legacy': _TOOL, 'ip6tables_legacy': _TOOL, 'iptables_nft': _TOOL,
+    'ip6tables_nft': _TOOL, 'nft': _TOOL, 'ipset': _TOOL,
+    'bundled': ('dict', ('dict', _TOOL)), 'alternatives': ('dict', _STR + (type(None),)),
+    'backends': ('dict', _ANY), 'sysctl': ('dict', _NUM + _STR + _BOOL + (type(None),)),
+    'kube_chains': ('dict', _LIST_OF_STR), 'detected_mode': _STR + (type(None),),
+    'detected_mode_by_rule_count': _STR + (type(None),), 'mode_reason': _STR + (type(None),),
+    'mixed': _BOOL + (type(None),), 'rule_counts': ('dict', _NUM + (type(None),)),
+    'nft_tables': ('list', {'family': _STR, 'name': _STR, 'owner': _STR + (type(None),),
+                            'hooks': ('list', {'chain': _ANY, 'hook': _STR + (type(None),), 'priority': _ANY,
+                                               'policy': _ANY})}),
+    'iptables_nft_parse_errors': ('list', {'family': _ANY, 'table': _ANY, 'chain': _ANY, 'handle': _ANY}),
+    'errors': ('list', _ANY), 'unreadable': ('list', {'what': _STR, 'cause': _STR + (type(None),)}),
+}
+
+
+def _kind(value: Any) -> str:
+    return {dict: 'a dict', list: 'a list', str: 'a string', bool: 'a boolean', int: 'a number', float: 'a number',
+            type(None): 'null'}.get(type(value), type(value).__name__)
+
+
+def _check(value: Any, spec: Any, where: str) -> None:
+    if spec is _ANY:
+        return
+    if isinstance(spec, tuple) and spec and isinstance(spec[0], str) and spec[0] in ('list', 'dict'):
+        kind, inner = spec
+        if value is None:  # null containers are read as absent
+            return
+        if kind == 'list':
+            if not isinstance(value, list):
+                raise ValueError('%s must be a list, got %s' % (where, _kind(value)))
+            for index, item in enumerate(value):
+                _check(item, inner, '%s[%d]' % (where, index))
+        else:
+            if not isinstance(value, dict):
+                raise ValueError('%s must be a dict, got %s' % (where, _kind(value)))
+            for key, item in value.items():
+                _check(item, inner, '%s[%r]' % (where, key))
+        return
+    if isinstance(spec, dict):
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            raise ValueError('%s must be a dict, got %s' % (where, _kind(value)))
+        for key, inner in spec.items():
+            if key in value:
+                _check(value[key], inner, '%s[%r]' % (where, key))
+        return
+    if not isinstance(value, spec) or (isinstance(value, bool) and bool not in spec):
+        raise ValueError('%s must be %s, got %s %r' % (where, ' or '.join(sorted({_kind(t()) if t is not type(None)
+                                                                                 else 'null' for t in spec})),
+                                                        _kind(value), value))
+
+
+def validate_facts(facts: Any) -> None:
+    """Raise ValueError naming the key when a fact the evaluation reads has the wrong type."""
+    if not isinstance(facts, dict):
+        raise ValueError('facts must be a dict (the host\'s ansible_facts), got %s' % _kind(facts))
+    for key, spec in (('kernel_config', _KERNEL_SPEC), ('netfilter', _NETFILTER_SPEC)):
+        value = facts.get(key)
+        if value is None:
+            continue
+        _check(value, spec, "ansible_facts['%s']" % key)
+        if key == 'kernel_config' and value.get('installed') is not None:
+            _check(value['installed'], ('dict', _KERNEL_SPEC), "ansible_facts['kernel_config']['installed']")
+    for key in ('distribution', 'os_family', 'distribution_major_version'):
+        if facts.get(key) is not None and not isinstance(facts[key], str):
+            raise ValueError("ansible_facts['%s'] must be a string, got %s" % (key, _kind(facts[key])))
 
 
 def check_arguments(proxy_mode: str, distribution: str, cni: str,
