@@ -22,7 +22,8 @@ ROLES = ['preflight', 'kernel_modules', 'netfilter_tools']
 NAMES = {
     'kubenode_proxy_mode': 'kube-proxy mode', 'kubenode_distribution': 'Kubernetes distribution',
     'kubenode_distribution_version': 'Distribution version (optional)', 'kubenode_cni': 'CNI',
-    'kubenode_ipv6': 'IPv6 in the cluster', 'kubenode_preflight_fail_on': 'Fail a node on findings of severity',
+    'kubenode_ipv6': 'IPv6 in the cluster',
+    'kubenode_preflight_kernels': 'Kernels to check', 'kubenode_preflight_fail_on': 'Fail a node on findings of severity',
     'kubenode_preflight_report_dir': 'Fleet report directory on the execution node (optional)',
     'kubenode_preflight_previous_report': 'Previous kubenode-preflight.json to compare with (optional)',
     'kubenode_host_root': "Node's root file system", 'kubenode_kernel_config_path': 'Kernel config file (optional)',
@@ -43,7 +44,7 @@ NAMES = {
 }
 LISTS = {'kubenode_netfilter_search_paths', 'kubenode_kernel_modules_extra'}
 COMMON = ['kubenode_proxy_mode', 'kubenode_distribution', 'kubenode_distribution_version', 'kubenode_cni',
-          'kubenode_ipv6', 'kubenode_preflight_fail_on', 'kubenode_preflight_report_dir',
+          'kubenode_ipv6', 'kubenode_preflight_kernels', 'kubenode_preflight_fail_on', 'kubenode_preflight_report_dir',
           'kubenode_preflight_previous_report', 'kubenode_host_root', 'kubenode_kernel_config_path',
           'kubenode_netfilter_search_paths']
 TEMPLATES = {
