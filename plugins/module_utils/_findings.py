@@ -416,9 +416,9 @@ def resolve_profile(node_profile: Any, proxy_mode: Any = AUTO, distribution: Any
             out[key + '_source'] = source
         else:
             out[key] = default
-            out[key + '_source'] = 'assumed: default %s (the node\'s own value is %s)' % (
-                str(default).lower() if isinstance(default, bool) else default,
-                'unknown' if configured in (None, 'unknown') else repr(configured))
+            out[key + '_source'] = 'assumed default; %s' % (
+                'not detected on the node' if configured in (None, 'unknown')
+                else 'the node\'s value %r is not one of the choices' % (configured,))
             out['assumed'].append(key)
     version = distribution_version if isinstance(distribution_version, str) and distribution_version.strip() else None
     if version:

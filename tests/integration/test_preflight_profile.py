@@ -121,6 +121,6 @@ def test_nothing_detected_the_defaults_are_said_to_be_assumed(tmp_path):
             if task["task"]["name"].endswith("Report the findings"):
                 lines = task["hosts"]["bare"]["msg"]
     headline = lines[0] if isinstance(lines, list) else lines
-    assert headline.startswith("iptables mode (assumed: default iptables")
+    assert headline.startswith("iptables mode (assumed default; not detected on the node)")
     assert "ASSUMED: proxy_mode, distribution, cni, ipv6" in headline
     assert any("profile.assumed" in line for line in lines)
