@@ -10,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
 
+
 def nft_conflicts_refs(items):
     """Rules (facts entries, the role's variable) -> only family, table, chain, handle (the module's input)."""
     try:

@@ -10,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
 
+
 def nft_conflicts_report(parse_errors, preview=None, listed=None, preview_error=None):
     """iptables_nft_parse_errors + the module's check-mode rules -> the report lines."""
     if preview_error is not None and not isinstance(preview_error, str):

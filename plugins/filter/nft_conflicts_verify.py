@@ -10,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
 
+
 def nft_conflicts_verify(after, before, listed, result):
     """netfilter facts after + before, the listed rules, the module's result -> {ok, message, ...}."""
     try:

@@ -10,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
 
+
 def nft_conflicts_versions(netfilter, kube_router_image=None):
     """ansible_facts.netfilter -> [[label, version], ...] of the iptables in use on the host."""
     try:

@@ -6,8 +6,8 @@
 """kube-router DaemonSet knowledge: known-bad images, image references, the container, the iptables-wrapper start
 script, RFC 6902 patches (guarded by ``test`` operations), k0s facts and k0s's own iptables-mode decision.
 
-Pure: no I/O, no Ansible imports. The filters in plugins/filter/kube_router_patch.py and the kube_router role call
-this module; the facts about upstream sources are in docs/kube_router.md.
+Pure: no I/O, no Ansible imports. The kube_router_* filters (plugins/filter/, one per file) and the kube_router role
+call this module; the facts about upstream sources are in docs/kube_router.md.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def _want(where: str, value: Any, kinds: Tuple[type, ...], what: str, optional: 
         return
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         raise KubeRouterError('%s must be %s, got %s: %s' % (where, what, _type_name(value),
-                                                              json.dumps(value, default=repr)[:120]))
+                                                             json.dumps(value, default=repr)[:120]))
 
 
 def _want_str_list(where: str, value: Any) -> None:
@@ -211,8 +211,8 @@ def validate_daemonset(obj: Any) -> None:
     for index, container in enumerate(containers):
         base = 'spec.template.spec.containers[%d]' % index
         if not isinstance(container, Mapping):
-            raise KubeRouterError('DaemonSet %s: %s must be an object, got %s' % (describe(obj), base,
-                                                                                 _type_name(container)))
+            raise KubeRouterError('DaemonSet %s: %s must be an object, got %s'
+                                  % (describe(obj), base, _type_name(container)))
         try:
             _want(base + '.name', container.get('name'), (str,), 'a string')
             _want(base + '.image', container.get('image'), (str,), 'a string')
@@ -860,3 +860,34 @@ def rollout_not_ready(daemonsets: Sequence[Any], expected: Sequence[str] = ()) -
         if name not in seen:
             out.append('%s: not found when reading the rollout back' % name)
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Filter input (controller side): plain containers, optional strings, one DaemonSet
+
+def plain(value: Any) -> Any:
+    """Ansible's lazy or tagged containers and strings -> plain dicts, lists and str (the patch builder compares and
+    copies them)."""
+    if isinstance(value, Mapping):
+        return dict((str(k), plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def opt_str(name: str, value: Any) -> Optional[str]:
+    """An optional string argument: None or '' -> None; anything but a string is an error naming ``name``."""
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str):
+        raise KubeRouterError('%s must be a string, got %r' % (name, value))
+    return str(value)
+
+
+def daemonset_input(value: Any) -> Any:
+    """One DaemonSet as a filter receives it; a whole k8s_info result is named as the mistake it is."""
+    if isinstance(value, Mapping) and 'resources' in value and 'kind' not in value:
+        raise KubeRouterError('got a k8s_info result; pass one DaemonSet (result.resources[0])')
+    return plain(value)

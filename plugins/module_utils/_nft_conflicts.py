@@ -864,6 +864,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, str):
         return str(value)
     return value
+
+
 FIX_OWN_TABLE = ('configure the tool that wrote it to keep its rules in a table of its own (for Netbird and similar '
                  'tools: a table of their own in family inet); moving the rule yourself is no fix, an accept in '
                  'another table does not override a drop here')

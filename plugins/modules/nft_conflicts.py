@@ -330,8 +330,7 @@ class Remover(object):
                 os.makedirs(base, 0o700)
             os.mkdir(paths['directory'], 0o700)
         except (IOError, OSError) as exc:
-            self.fail_json(msg='cannot write the backup below %s: %s; nothing was removed' % (base, exc),
-                                  **extra)
+            self.fail_json(msg='cannot write the backup below %s: %s; nothing was removed' % (base, exc), **extra)
 
     def write_files(self, paths, contents, **extra):
         try:
@@ -374,9 +373,9 @@ class Remover(object):
                 bad.append('%s (%s)' % (decision.ref.label(), (one.error or one.stderr or '').strip()[:300]))
         result['changed'] = False
         self.fail_json(msg='nothing was removed: the undo file would not load (%s), so the rules could not '
-                                  'be put back; a rule nft cannot restore from its own JSON must be removed by hand%s'
-                              % (res.describe(), ('; not restorable: ' + '; '.join(bad)) if bad else ''),
-                              rc=res.rc, stderr=res.stderr, cmd=res.argv, **result)
+                           'be put back; a rule nft cannot restore from its own JSON must be removed by hand%s'
+                       % (res.describe(), ('; not restorable: ' + '; '.join(bad)) if bad else ''),
+                       rc=res.rc, stderr=res.stderr, cmd=res.argv, **result)
 
     def main(self):
         module = self.module

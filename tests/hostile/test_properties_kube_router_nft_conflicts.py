@@ -21,11 +21,14 @@ from hypothesis import strategies as st  # noqa: E402
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
-from ansible_collections.kubenode.netfilter.plugins.filter.kube_router_patch import FilterModule  # noqa: E402
+from ansible_collections.kubenode.netfilter.plugins.filter import (kube_router_findings, kube_router_k0s_advice,  # noqa: E402
+                                                                   kube_router_k0s_mode, kube_router_patch)
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc  # noqa: E402
 from kntest import k8s_standin as standin  # noqa: E402
 
-FILTERS = FilterModule().filters()
+FILTERS = {}
+for _module in (kube_router_patch, kube_router_findings, kube_router_k0s_advice, kube_router_k0s_mode):
+    FILTERS.update(_module.FilterModule().filters())
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 JSON = st.recursive(

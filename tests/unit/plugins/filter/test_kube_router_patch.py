@@ -9,10 +9,15 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 import kntest
-from ansible_collections.kubenode.netfilter.plugins.filter.kube_router_patch import FilterModule
+from ansible_collections.kubenode.netfilter.plugins.filter import (kube_router_findings, kube_router_k0s_advice,
+                                                                   kube_router_k0s_mode, kube_router_patch,
+                                                                   kube_router_rollout)
 from kntest import k8s_standin as standin
 
-FILTERS = FilterModule().filters()
+FILTERS = {}
+for _module in (kube_router_patch, kube_router_findings, kube_router_k0s_advice, kube_router_k0s_mode,
+                kube_router_rollout):
+    FILTERS.update(_module.FilterModule().filters())
 PATCH = FILTERS['kube_router_patch']
 
 
