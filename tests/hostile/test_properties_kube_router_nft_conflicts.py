@@ -172,9 +172,10 @@ def test_nft_json_reader_on_any_text(text):
 @given(doc=mutations(CHAIN))
 def test_streaming_reader_agrees_with_json_loads(doc):
     """The item-by-item reader sees exactly what json.loads sees, compact or pretty-printed."""
-    expected = [(k, v) for item in doc.get('nftables', []) if isinstance(doc.get('nftables'), list)
+    items = doc.get('nftables') if isinstance(doc, dict) else None
+    expected = [(k, v) for item in (items if isinstance(items, list) else [])
                 for k, v in (item.items() if isinstance(item, dict) and len(item) == 1 else ())
-                if isinstance(v, dict)] if isinstance(doc, dict) else None
+                if isinstance(v, dict)]
     for text in (json.dumps(doc), json.dumps(doc, indent=2)):
         try:
             got = list(nc.iter_nft_items(text, 'test'))
