@@ -363,7 +363,7 @@ class Remover(object):
                                     'json': os.path.join(directory, files['json'])})
         return stamp, names, paths
 
-    def refuse_undo(self, res, plan, chains, result):
+    def refuse_undo(self, res, plan, result):
         """The undo file does not load: name the rules whose own undo command does not, remove nothing."""
         bad = []
         for decision in plan.remove:
@@ -414,7 +414,7 @@ class Remover(object):
         # nft and the kernel check every rule the undo file re-adds (anchors aside: check_undo proved them)
         res = self.run(['-c', '-j', '-f', '-'], data=nc.validation_text(plan))
         if not res.ok:
-            self.refuse_undo(res, plan, chains, result)
+            self.refuse_undo(res, plan, result)
         result['changed'] = True
 
         header = 'nft -a list table (%s)' % ', '.join('%s %s' % t for t in tables)
