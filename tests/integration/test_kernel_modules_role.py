@@ -18,10 +18,11 @@ from kntest.netns import netns, require_netns
 RELEASE = "6.1.0-test-amd64"
 LOAD_FILE = "etc/modules-load.d/kubenode-netfilter.conf"
 SYSCTL_FILE = "etc/sysctl.d/90-kubenode-netfilter.conf"
-# iptables mode, nf_tables backend, IPv4, no CNI (tests/unit/.../test__remediation.py holds the table per mode)
-IPTABLES_NFT = ["br_netfilter", "ipt_REJECT", "nf_conntrack", "nf_nat", "nf_tables", "nft_compat", "nft_ct", "nft_nat",
-                "x_tables", "xt_addrtype", "xt_comment", "xt_conntrack", "xt_mark", "xt_MASQUERADE", "xt_nat",
-                "xt_recent", "xt_REDIRECT", "xt_statistic"]
+# iptables mode, nf_tables backend, IPv4, CNI other, generic distribution (the profile of a fixture root without
+# Kubernetes files; tests/unit/.../test__remediation.py holds the table per mode)
+IPTABLES_NFT = ["ipt_REJECT", "nf_conntrack", "nf_nat", "nf_tables", "nft_compat", "nft_ct", "nft_nat", "x_tables",
+                "xt_addrtype", "xt_comment", "xt_conntrack", "xt_mark", "xt_MASQUERADE", "xt_nat", "xt_recent",
+                "xt_statistic"]
 
 PLAY = """
 - hosts: localhost
@@ -72,12 +73,12 @@ def fixture_root(tmp_path, dep=(), loaded=(), config=None):
 
 
 def test_check_mode_reports_each_module_and_the_file_and_writes_nothing(tmp_path):
-    root = fixture_root(tmp_path, dep=IPTABLES_NFT, loaded=["br_netfilter"])
+    root = fixture_root(tmp_path, dep=IPTABLES_NFT, loaded=["nf_conntrack"])
     stats, tasks = run_role(tmp_path, {"kubenode_host_root": str(root), "kubenode_kernel_modules_remediate": True,
                                        "kubenode_iptables_backend": "nft"}, check=True)
     msg = report(tasks)
-    assert msg["would_load"] == sorted((m for m in IPTABLES_NFT if m != "br_netfilter"), key=str.lower)
-    assert msg["already_loaded"] == ["br_netfilter"]
+    assert msg["would_load"] == sorted((m for m in IPTABLES_NFT if m != "nf_conntrack"), key=str.lower)
+    assert msg["already_loaded"] == ["nf_conntrack"]
     write = tasks["Write the modules-load.d file this role owns"][0]
     assert write["changed"] is True
     after = write["diff"][0]["after"] if isinstance(write["diff"], list) else write["diff"]["after"]
@@ -166,7 +167,7 @@ def test_this_hosts_kernel_check_mode_nothing_to_do(tmp_path, mode):
     msg = report(tasks)
     assert msg["would_load"] == [] and msg["missing"] == [] and msg["unknown"] == []
     # br_netfilter is built in: the check passed and its finding carries no remedy, so the plan has nothing for it
-    checks = tasks["Evaluate the requirements for the chosen mode, distribution and CNI"][-1]["ansible_facts"][
+    checks = tasks["Evaluate the requirements for the host's mode, distribution and CNI"][-1]["ansible_facts"][
         "__kubenode_preflight_checks"]
     [bridge] = [c for c in checks if c["id"] == "kernel.option_ok.BRIDGE_NETFILTER"]
     assert bridge["remedy"] is None and "built in" in bridge["message"]

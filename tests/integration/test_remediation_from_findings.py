@@ -66,7 +66,7 @@ def test_every_planned_change_is_the_remedy_of_a_reported_finding(tmp_path):
                 "--check", "--diff"]
         proc, out = kntest.run_ansible_json(argv, kntest.ansible_environment())
     tasks = tasks_by_name(out)
-    first = tasks["Evaluate the requirements for the chosen mode, distribution and CNI"][0]["ansible_facts"]
+    first = tasks["Evaluate the requirements for the host's mode, distribution and CNI"][0]["ansible_facts"]
     checks = first["__kubenode_preflight_checks"]
     reported = {c["id"] for c in checks if c["severity"] != "ok"}
     remedies = [c["remedy"] for c in checks if c["remedy"]]
