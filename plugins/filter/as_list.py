@@ -63,23 +63,14 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.kubenode.netfilter.plugins.module_utils._plain import plain
+
 try:
     import yaml
 except ImportError:  # pragma: no cover - PyYAML is a dependency of ansible-core
     yaml = None
 
 _SEPARATORS = re.compile(r'[,\r\n]')
-
-
-def _plain(value):
-    """Lazy/tagged containers and strings -> plain lists, dicts and str (JSON / YAML parsers return plain ones)."""
-    if isinstance(value, Mapping):
-        return dict((_plain(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def _parse_list(text, label):
@@ -107,7 +98,7 @@ def as_list(value, name=None):
     if value is None:
         return []
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     if isinstance(value, bool) or isinstance(value, Mapping):
         raise AnsibleFilterError('kubenode.netfilter.as_list: %s must be a list, a JSON list string or a'
                                  ' comma-separated string, got a %s: %r' % (label, type(value).__name__, value))
@@ -120,7 +111,7 @@ def as_list(value, name=None):
     if not text:
         return []
     if text.startswith('['):
-        return _plain(_parse_list(text, label))
+        return plain(_parse_list(text, label))
     return [item.strip() for item in _SEPARATORS.split(text) if item.strip()]
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
+from ansible_collections.kubenode.netfilter.plugins.module_utils._plain import plain
 
 
 def nft_conflicts_refs(items):
     """Rules (facts entries, the role's variable) -> only family, table, chain, handle (the module's input)."""
     try:
-        return nc.ref_keys(nc.plain(items))
+        return nc.ref_keys(plain(items))
     except nc.ConflictError as exc:
         raise AnsibleFilterError('kubenode.netfilter.nft_conflicts_refs: %s' % exc)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
+from ansible_collections.kubenode.netfilter.plugins.module_utils._plain import plain
 
 
 def nft_conflicts_report(parse_errors, preview=None, listed=None, preview_error=None):
@@ -16,7 +17,7 @@ def nft_conflicts_report(parse_errors, preview=None, listed=None, preview_error=
     if preview_error is not None and not isinstance(preview_error, str):
         preview_error = str(preview_error)
     try:
-        return nc.report_lines(nc.plain(parse_errors), nc.plain(preview), nc.plain(listed), preview_error)
+        return nc.report_lines(plain(parse_errors), plain(preview), plain(listed), preview_error)
     except nc.ConflictError as exc:
         raise AnsibleFilterError('kubenode.netfilter.nft_conflicts_report: %s' % exc)
 

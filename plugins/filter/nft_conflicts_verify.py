@@ -9,12 +9,13 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
+from ansible_collections.kubenode.netfilter.plugins.module_utils._plain import plain
 
 
 def nft_conflicts_verify(after, before, listed, result):
     """netfilter facts after + before, the listed rules, the module's result -> {ok, message, ...}."""
     try:
-        return nc.verify_after(nc.plain(before), nc.plain(after), nc.plain(listed), nc.plain(result))
+        return nc.verify_after(plain(before), plain(after), plain(listed), plain(result))
     except nc.ConflictError as exc:
         raise AnsibleFilterError('kubenode.netfilter.nft_conflicts_verify: %s' % exc)
 

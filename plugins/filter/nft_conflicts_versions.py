@@ -9,12 +9,13 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
+from ansible_collections.kubenode.netfilter.plugins.module_utils._plain import plain
 
 
 def nft_conflicts_versions(netfilter, kube_router_image=None):
     """ansible_facts.netfilter -> [[label, version], ...] of the iptables in use on the host."""
     try:
-        return nc.version_rows(nc.plain(netfilter), nc.plain(kube_router_image) or None)
+        return nc.version_rows(plain(netfilter), plain(kube_router_image) or None)
     except nc.ConflictError as exc:
         raise AnsibleFilterError('kubenode.netfilter.nft_conflicts_versions: %s' % exc)
 

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.kubenode.netfilter.plugins.module_utils._plain import plain
+
 NFT = 'nft'
 LEGACY = 'legacy'
 BACKENDS = (NFT, LEGACY)
@@ -864,17 +866,6 @@ def rollout_not_ready(daemonsets: Sequence[Any], expected: Sequence[str] = ()) -
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Filter input (controller side): plain containers, optional strings, one DaemonSet
-
-def plain(value: Any) -> Any:
-    """Ansible's lazy or tagged containers and strings -> plain dicts, lists and str (the patch builder compares and
-    copies them)."""
-    if isinstance(value, Mapping):
-        return dict((str(k), plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def opt_str(name: str, value: Any) -> Optional[str]:

@@ -28,11 +28,12 @@ import hashlib
 import json
 import os
 import re
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.kubenode.netfilter.plugins.module_utils._stream import kill_group
 
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _netfilter as nf
 
@@ -819,7 +820,7 @@ def run_command(argv: Sequence[str], timeout: float, data: Optional[str] = None,
                 rc = None
                 error = 'no answer within the deadline of %s s (timeout): killed' % timeout
             finally:
-                _kill_group(proc)
+                kill_group(proc)
             err.seek(0)
             stderr = err.read(MAX_STDERR_BYTES).decode('utf-8', 'replace')
             if stdout_path is not None:
@@ -837,33 +838,10 @@ def run_command(argv: Sequence[str], timeout: float, data: Optional[str] = None,
     return CommandResult(argv, rc, stdout, stderr, error, keep)
 
 
-def _kill_group(proc: 'subprocess.Popen[bytes]') -> None:
-    """Kill what is left of the process group (grandchildren included); reap the process."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # The role's report and re-verification (called through the nft_conflicts_* filters; pure, unit-tested)
 
 REF_KEYS = ('family', 'table', 'chain', 'handle')
-
-
-def plain(value: Any) -> Any:
-    """Ansible's lazy or tagged containers and strings (controller side) -> plain dicts, lists and str."""
-    if isinstance(value, Mapping):
-        return dict((str(k), plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 FIX_OWN_TABLE = ('configure the tool that wrote it to keep its rules in a table of its own (for Netbird and similar '

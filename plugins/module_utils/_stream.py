@@ -66,7 +66,8 @@ def c_locale_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return env
 
 
-def _kill_group(proc: 'subprocess.Popen[bytes]') -> None:
+def kill_group(proc: 'subprocess.Popen[bytes]') -> None:
+    """Kill what is left of the process group (grandchildren included) and the process; reap it."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:
@@ -75,7 +76,10 @@ def _kill_group(proc: 'subprocess.Popen[bytes]') -> None:
         proc.kill()
     except OSError:
         pass
-    proc.wait()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def run_stream(argv: Sequence[str], on_chunk: Callable[[bytes], None], timeout: Optional[float] = None,
@@ -134,13 +138,13 @@ def run_stream(argv: Sequence[str], on_chunk: Callable[[bytes], None], timeout: 
                 except subprocess.TimeoutExpired:
                     timed_out = True
         except BaseException:
-            _kill_group(proc)
+            kill_group(proc)
             raise
         finally:
             if proc.stdout is not None:
                 proc.stdout.close()
         if timed_out or over_cap:
-            _kill_group(proc)
+            kill_group(proc)
             rc = None
         else:
             # the command exited: whatever it left behind in its group (a grandchild) goes too

@@ -15,6 +15,7 @@ import pytest
 
 import kntest
 from ansible_collections.kubenode.netfilter.plugins.module_utils import _nft_conflicts as nc
+from ansible_collections.kubenode.netfilter.plugins.module_utils._plain import plain
 
 FIX = kntest.FIXTURES / 'netfilter'
 
@@ -547,4 +548,4 @@ def test_verify_after():
 
 def test_ref_keys_and_plain():
     assert nc.ref_keys([dict(PARSE_ERROR)]) == [{'family': 'ip', 'table': 'filter', 'chain': 'FORWARD', 'handle': 3}]
-    assert nc.plain(({'a': (1, 'x')},)) == [{'a': [1, 'x']}]
+    assert plain(({'a': (1, 'x')},)) == [{'a': [1, 'x']}]
