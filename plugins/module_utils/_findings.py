@@ -353,8 +353,8 @@ def _check_installed_kernels(ctx: _Context, out: _Collector, backend: str, backe
         for finding in inner.result():
             severity = finding.severity if boots_next or finding.severity == 'info' else 'warning'
             rem = finding.remedy if finding.remedy and finding.remedy.get('kind') == 'install_package' else None
-            where = 'kernel %s (installed%s)' % (release, ', the node boots it next' if boots_next else
-                                                  ', not the one the node boots next')
+            where = 'kernel %s (installed, %s)' % (
+                release, 'the node boots it next' if boots_next else 'not the one the node boots next')
             fid = finding.id + '@' + release
             out.add(fid, severity, '%s: %s' % (where, finding.message), finding.fix, remedy=rem)
             if fid in out.items:
@@ -475,8 +475,8 @@ _TOOL = {'path': _STR + (type(None),), 'version': _STR + (type(None),), 'backend
 _KERNEL_SPEC = {
     'found': _BOOL, 'version': _STR + (type(None),), 'release': _STR + (type(None),), 'source': _STR + (type(None),),
     'error': _STR + (type(None),), 'modules_enabled': _BOOL + (type(None),), 'searched': ('list', _ANY),
-    'options': ('dict', _STR), 'modules': ('dict', {'state': _STR, 'reason': _STR + (type(None),),
-                                                   'option': _STR + (type(None),)}),
+    'options': ('dict', _STR),
+    'modules': ('dict', {'state': _STR, 'reason': _STR + (type(None),), 'option': _STR + (type(None),)}),
     'xtables': {'available': _BOOL, 'ipv4': ('dict', _LIST_OF_STR), 'ipv6': ('dict', _LIST_OF_STR)},
     'next_boot': _STR + (type(None),),
     'next_boot_source': _STR + (type(None),),
@@ -530,9 +530,8 @@ def _check(value: Any, spec: Any, where: str) -> None:
                 _check(value[key], inner, '%s[%r]' % (where, key))
         return
     if not isinstance(value, spec) or (isinstance(value, bool) and bool not in spec):
-        raise ValueError('%s must be %s, got %s %r' % (where, ' or '.join(sorted({_kind(t()) if t is not type(None)
-                                                                                 else 'null' for t in spec})),
-                                                        _kind(value), value))
+        wanted = ' or '.join(sorted({'null' if t is type(None) else _kind(t()) for t in spec}))
+        raise ValueError('%s must be %s, got %s %r' % (where, wanted, _kind(value), value))
 
 
 def validate_facts(facts: Any) -> None:
@@ -1318,7 +1317,7 @@ def _check_sysctls(ctx: _Context, out: _Collector) -> None:
         elif sets_sysctls:
             out.add('sysctl.' + name, 'info', '%s = %s; k3s sets %s forwarding to 1 when it starts (%s).' % (
                 name, value, label, SRC_K3S_SYSSETUP), 'nothing to do for k3s; to persist it anyway: ' + FIX_SYSCTL,
-                    remedy=_sysctl_remedy(name, value))
+                remedy=_sysctl_remedy(name, value))
         else:
             out.add('sysctl.' + name, 'error',
                     '%s = %s: the node does not forward %s packets. Consequence: pod-to-pod traffic across nodes and '
