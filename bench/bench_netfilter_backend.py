@@ -80,6 +80,8 @@ def foreign_input(rules):
         lines.append('add rule inet foreign input ip saddr 10.%d.%d.%d tcp dport %d counter accept comment "r%d"'
                      % (i // 65536, (i // 256) % 256, i % 256, 1000 + i % 5000, i))
     return '\n'.join(lines) + '\n'
+
+
 BARE = (['iptables-nft-save'], ['ip6tables-nft-save'], ['iptables-legacy-save'], ['ip6tables-legacy-save'],
         ['nft', '-j', 'list', 'chains'])
 
@@ -190,7 +192,7 @@ def bench_case(case, rules, repeat):
                 subprocess.run(ns.argv(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
         before = children_cpu()
-        t_bare, _ = timed(bare, repeat)
+        t_bare, _unused = timed(bare, repeat)
         cpu_bare = (children_cpu() - before) / repeat
         t_mod, (facts, rss_mb, self_cpu, kids_cpu) = timed(lambda: run_module(ns, args, env), repeat)
     assert facts['unreadable'] == [], facts['unreadable']

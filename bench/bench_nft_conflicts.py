@@ -139,9 +139,9 @@ def main():
             ok = row['rules'] < 100000 or (row['ratio'] <= TARGET_RATIO and row['rss_mb'] < TARGET_RSS_MB)
             missed += 0 if ok else 1
             print('rules=%d place=%s bare=%.3fs module=%.3fs ratio=%.2f (target <= %.1f at 100k) '
-                  'module_peak_rss=%.1fMB (target < %.0f MB at 100k) %s' % (row['rules'], place, row['bare_s'], row['module_s'], row['ratio'],
-                                                     TARGET_RATIO, row['rss_mb'], TARGET_RSS_MB,
-                                                     'ok' if ok else 'MISSED'))
+                  'module_peak_rss=%.1fMB (target < %.0f MB at 100k) %s' % (
+                      row['rules'], place, row['bare_s'], row['module_s'], row['ratio'], TARGET_RATIO, row['rss_mb'],
+                      TARGET_RSS_MB, 'ok' if ok else 'MISSED'))
             sys.stdout.flush()
     return 1 if missed else 0
 

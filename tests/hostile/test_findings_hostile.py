@@ -69,8 +69,8 @@ def test_plans_refuse_wrong_shapes_with_a_clear_message():
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-                    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children,
-                                                                                        max_size=4),
+                    lambda children: (st.lists(children, max_size=4)
+                                      | st.dictionaries(st.text(max_size=8), children, max_size=4)),
                     max_leaves=20)
 KEYS = st.sampled_from(["found", "version", "release", "options", "modules", "xtables", "installed", "next_boot",
                         "iptables", "nft", "ipset", "bundled", "kube_chains", "detected_mode", "nft_tables",

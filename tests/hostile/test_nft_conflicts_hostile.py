@@ -78,8 +78,8 @@ def test_refused_undo_is_changed_false_with_a_clear_message(tmp_path):
     """Issue 17 #2: the undo file would not load -> nothing removed, failed, changed=false, the rule named."""
     with netns('kn-nftc') as ns:
         before = prepare(ns)
-        bindir = stand_in(tmp_path, '-c -j -f -', 'echo "Error: Could not process rule: No such file or directory" >&2; '
-                                                 'exit 1')
+        bindir = stand_in(tmp_path, '-c -j -f -',
+                          'echo "Error: Could not process rule: No such file or directory" >&2; exit 1')
         result, _took = run_module(ns, tmp_path, bindir)
         assert result['failed'] is True and result['changed'] is False, result
         assert 'nothing was removed: the undo file would not load' in result['msg']

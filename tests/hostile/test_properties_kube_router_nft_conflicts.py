@@ -158,8 +158,8 @@ def test_chain_parser_and_plan_never_raise_anything_else(doc):
 
 
 @SETTINGS
-@given(text=st.text(max_size=200) | st.sampled_from(['{"nftables": [', '{"nftables": []}x', '{"nftables": [1,]}',
-                                                      '{"nftables": [{}] }', ' {"nftables" : [ ] } ']))
+@given(text=st.text(max_size=200) | st.sampled_from([
+    '{"nftables": [', '{"nftables": []}x', '{"nftables": [1,]}', '{"nftables": [{}] }', ' {"nftables" : [ ] } ']))
 def test_nft_json_reader_on_any_text(text):
     try:
         list(nc.iter_nft_items(text, 'test'))

@@ -208,8 +208,8 @@ def test_backup_files_and_modes(tmp_path):
         assert stat.S_IMODE(os.stat(paths['directory']).st_mode) == 0o700
         # only the affected table is saved (and read): the removal touches no other
         assert [(t['family'], t['table']) for t in paths['tables']] == [('ip', 'filter')]
-        files = [paths[key] for key in ('undo', 'transaction', 'readme')] + [paths['tables'][0]['text'],
-                                                                              paths['tables'][0]['json']]
+        files = [paths[key] for key in ('undo', 'transaction', 'readme')]
+        files += [paths['tables'][0]['text'], paths['tables'][0]['json']]
         assert sorted(os.listdir(paths['directory'])) == sorted(os.path.basename(f) for f in files)
         for path in files:
             assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
@@ -268,8 +268,8 @@ def test_hostile_comment_cannot_inject_through_the_undo_file(tmp_path, comment):
         # ... and the table survives, the rule is back with identical expressions and comment, nothing else changed
         assert 'table inet host_fw' in ns.run(['nft', 'list', 'tables']).stdout
         assert ruleset(ns) == original
-        restored = [o['rule'] for o in json.loads(ns.run(['nft', '-j', 'list', 'chain', 'ip', 'filter',
-                                                                'FORWARD']).stdout)['nftables'] if 'rule' in o]
+        listing = ns.run(['nft', '-j', 'list', 'chain', 'ip', 'filter', 'FORWARD']).stdout
+        restored = [o['rule'] for o in json.loads(listing)['nftables'] if 'rule' in o]
         assert restored[1]['comment'] == comment and restored[1]['expr'] == ct_est
 
 

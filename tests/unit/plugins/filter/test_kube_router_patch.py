@@ -112,8 +112,8 @@ C0 = ('spec', 'template', 'spec', 'containers', 0)
 
 
 @pytest.mark.parametrize('path, value, message', [
-    (C0 + ('command',), '/usr/local/bin/kube-router --run-router', r"containers\[0\]\.command must be a list of "
-                                                                    r"strings, got a string"),
+    (C0 + ('command',), '/usr/local/bin/kube-router --run-router',
+     r"containers\[0\]\.command must be a list of strings, got a string"),
     (C0 + ('args',), '--run-router=true', r'containers\[0\]\.args must be a list of strings, got a string'),
     (C0 + ('command',), ['/bin/kube-router', 7], r'containers\[0\]\.command\[1\] must be a string, got a number'),
     (C0 + ('image',), ['quay.io/x'], r'containers\[0\]\.image must be a string, got a list'),
@@ -126,8 +126,8 @@ C0 = ('spec', 'template', 'spec', 'containers', 0)
     (('metadata', 'generation'), '3', 'metadata.generation must be an integer, got a string'),
     (('metadata', 'name'), 5, 'metadata.name must be a string, got a number'),
     (('spec', 'template'), [], 'spec.template must be a mapping, got a list'),
-    (('spec', 'template', 'spec', 'containers'), {'kube-router': {}}, 'containers must be a list of objects, got a '
-                                                                       'mapping'),
+    (('spec', 'template', 'spec', 'containers'), {'kube-router': {}},
+     'containers must be a list of objects, got a mapping'),
     (('kind',), ['DaemonSet'], 'kind must be a string, got a list'),
 ])
 @pytest.mark.parametrize('name', ['kube_router_patch', 'kube_router_k0s_advice', 'kube_router_findings'])

@@ -66,8 +66,9 @@ def test_extra_package_split_names_the_package_of_that_release_and_never_loads(t
     kr.write_grub_debian(root, [SPLIT, GOOD], default="0")
     facts = gather_all(root)
     assert facts["next_boot"] == SPLIT
-    findings = [f.as_dict() for f in _findings.evaluate(dict(kf.host(facts, NF), **UBUNTU), "iptables", "generic",
-                                                         "cilium", include_passed=True, kernels="auto")]
+    evaluated = _findings.evaluate(dict(kf.host(facts, NF), **UBUNTU), "iptables", "generic", "cilium",
+                                   include_passed=True, kernels="auto")
+    findings = [f.as_dict() for f in evaluated]
     by_id = {f["id"]: f for f in findings}
     missing = by_id["kernel.module_missing.xt_statistic@" + SPLIT]
     assert missing["severity"] == "error"

@@ -319,7 +319,7 @@ def test_stream_element_cap():
     reader = nf.NftJsonStream(lambda _i: None, 'nft -j list table ip x', max_item=1000)
     reader.feed(b'{"nftables": [{"chain": "')
     with pytest.raises(nf.NetfilterParseError, match='longer than 1000 bytes'):
-        for _ in range(100):
+        for _unused in range(100):
             reader.feed(b'a' * 100)
 
 

@@ -114,8 +114,8 @@ def test_mode_modules_follow_the_catalog(tmp_path, mode, backend):
 
 def test_mode_modules_ipv6_and_cni_add_modules(tmp_path):
     kernel = alpine_root(tmp_path / "root")
-    v4, _ = module_plan(kernel, "iptables", "legacy")
-    both, _ = module_plan(kernel, "iptables", "legacy", ipv6=True, cni="kube-router")
+    v4, _unused = module_plan(kernel, "iptables", "legacy")
+    both, _unused = module_plan(kernel, "iptables", "legacy", ipv6=True, cni="kube-router")
     assert {"ip6_tables", "ip6table_filter", "ip6table_nat", "ip6t_REJECT", "ip_set", "xt_set", "xt_NFLOG"} <= (
         set(both["load"]) - set(v4["load"]))
     assert both["cni"] == "kube-router" and "CNI kube-router" in both["modules_load_content"]
@@ -170,7 +170,7 @@ def test_states_from_a_fixture_root(tmp_path, mode, backend, loaded, absent_file
 def test_ko_files_on_disk_without_modules_dep_are_loadable(tmp_path):
     root = kr.build_root(tmp_path / "root", RELEASE, config_text("alpine-virt-x86_64.config"),
                          ko_files=[ko(m) + ".zst" for m in MODE_MODULES[("nftables", "nft")]], proc_modules=[])
-    plan, _ = module_plan(facts_of(root), "nftables", "nft")
+    plan, _unused = module_plan(facts_of(root), "nftables", "nft")
     assert plan["load"] == lower(MODE_MODULES[("nftables", "nft")])
     assert plan["missing"] == []
 
@@ -232,7 +232,7 @@ def test_kernel_without_module_support(tmp_path):
     """CONFIG_MODULES unset, =m options: missing, and no extra package can help (the fix says why)."""
     text = config_text("wsl2-x86_64.config", {"MODULES": "n"})
     root = kr.build_root(tmp_path / "root", "6.18.20-wsl2", text, modules_dir=False)
-    plan, _ = module_plan(facts_of(root), "iptables", "nft", os=kf.os_facts("Ubuntu", "Debian", "24"))
+    plan, _unused = module_plan(facts_of(root), "iptables", "nft", os=kf.os_facts("Ubuntu", "Debian", "24"))
     assert plan["load"] == [] and plan["persist"] == [] and plan["modules_enabled"] is False
     assert "xt_statistic" in [m["module"] for m in plan["missing"]]
     assert plan["packages"] == [] and plan["unfixable"] == plan["missing"]
@@ -257,13 +257,13 @@ def test_this_hosts_kernel_has_everything_built_in():
 def test_modules_disabled_persists_but_loads_nothing(tmp_path):
     """kernel.modules_disabled=1: no modprobe can work until reboot; the modules are only written for the boot."""
     nf = kf.netfilter_facts(iptables="nft", sysctl={"kernel.modules_disabled": 1})
-    plan, _ = module_plan(alpine_root(tmp_path / "root"), "nftables", netfilter=nf)
+    plan, _unused = module_plan(alpine_root(tmp_path / "root"), "nftables", netfilter=nf)
     assert plan["load"] == [] and plan["persist"] == MODE_MODULES[("nftables", "nft")]
 
 
 def test_second_run_after_loading_writes_the_same_file(tmp_path):
-    first, _ = module_plan(alpine_root(tmp_path / "a"), "iptables")
-    second, _ = module_plan(alpine_root(tmp_path / "b", loaded=first["load"]), "iptables")
+    first, _unused = module_plan(alpine_root(tmp_path / "a"), "iptables")
+    second, _unused = module_plan(alpine_root(tmp_path / "b", loaded=first["load"]), "iptables")
     assert first["load"] and second["load"] == [] and second["untouched"] == first["load"]
     assert first["modules_load_content"] == second["modules_load_content"]
     assert first["modules_load_content"] == rem.modules_load_content(second["persist"], "iptables")
@@ -289,7 +289,7 @@ def test_modules_load_content():
 def test_extra_modules_go_the_same_path(tmp_path, extra, overrides, state):
     root = kr.build_root(tmp_path / "root", RELEASE, config_text("alpine-lts-x86_64.config", overrides),
                          modules_dep=[ko("br_netfilter")], proc_modules=[])
-    plan, _ = module_plan(facts_of(root), "none", "nft", extra=extra)
+    plan, _unused = module_plan(facts_of(root), "none", "nft", extra=extra)
     name = extra[0].replace("-", "_")
     need = [n for n in plan["needs"] if n["module"] == name]
     assert need and need[0]["state"] == state and need[0]["why"] == "extra"
@@ -305,7 +305,7 @@ def test_extra_modules_go_the_same_path(tmp_path, extra, overrides, state):
 def test_extra_unknown_module_on_a_kernel_without_module_support(tmp_path):
     text = config_text("wsl2-x86_64.config", {"MODULES": "n"})
     root = kr.build_root(tmp_path / "root", RELEASE, text, modules_dir=False)
-    plan, _ = module_plan(facts_of(root), "none", "nft", extra=["some_vendor_mod"])
+    plan, _unused = module_plan(facts_of(root), "none", "nft", extra=["some_vendor_mod"])
     assert plan["unknown"] == ["some_vendor_mod"] and "some_vendor_mod" not in plan["load"]
 
 
@@ -352,7 +352,7 @@ def test_module_backend_k3s_bundled_legacy_iptables(tmp_path):
     bundled = {"/var/lib/rancher/k3s/data/current/bin/aux": {
         "iptables": kf.tool("/var/lib/rancher/k3s/data/current/bin/aux/iptables", backend="legacy")}}
     nf = kf.netfilter_facts(iptables=None, bundled=bundled)
-    plan, _ = module_plan(alpine_root(tmp_path / "root"), "iptables", netfilter=nf, distribution="k3s")
+    plan, _unused = module_plan(alpine_root(tmp_path / "root"), "iptables", netfilter=nf, distribution="k3s")
     assert plan["load"] == MODE_MODULES[("iptables", "legacy")]
 
 
@@ -367,7 +367,7 @@ def test_module_backend_k3s_bundled_legacy_iptables(tmp_path):
     ("ipvs", "cilium", False, {"net.ipv4.ip_forward": 1}),
 ])
 def test_sysctl_wanted(tmp_path, mode, cni, ipv6, wanted):
-    plan, _ = module_plan(alpine_root(tmp_path / "root"), mode, cni=cni, ipv6=ipv6)
+    plan, _unused = module_plan(alpine_root(tmp_path / "root"), mode, cni=cni, ipv6=ipv6)
     assert plan["sysctl"] == wanted
     assert plan["sysctl_changes"] == {}  # netfilter_facts has them all at 1 already
 
@@ -375,7 +375,7 @@ def test_sysctl_wanted(tmp_path, mode, cni, ipv6, wanted):
 def test_sysctl_content_and_changes(tmp_path):
     kernel = alpine_root(tmp_path / "root")
     nf = kf.netfilter_facts(sysctl={"net.ipv4.ip_forward": "0", "net.bridge.bridge-nf-call-iptables": None})
-    plan, _ = module_plan(kernel, "iptables", netfilter=nf, cni="flannel")
+    plan, _unused = module_plan(kernel, "iptables", netfilter=nf, cni="flannel")
     text = plan["sysctl_content"]
     assert text == rem.sysctl_content(plan["sysctl"], "iptables")
     assert text.splitlines()[0].startswith("# Managed by Ansible: kubenode.netfilter.kernel_modules")
@@ -386,7 +386,7 @@ def test_sysctl_content_and_changes(tmp_path):
                                                "requires_module": "br_netfilter"},
         "net.ipv4.ip_forward": {"current": 0, "wanted": 1, "exists": True, "requires_module": None}}
     done = kf.netfilter_facts(sysctl={"net.ipv4.ip_forward": 1, "net.bridge.bridge-nf-call-iptables": 1})
-    again, _ = module_plan(kernel, "iptables", netfilter=done, cni="flannel")
+    again, _unused = module_plan(kernel, "iptables", netfilter=done, cni="flannel")
     assert again["sysctl_changes"] == {} and again["sysctl_content"] == text
 
 
@@ -440,7 +440,7 @@ BARE = dict(iptables=None, nft=None, ipset=None)
     ("nftables", "cilium", False, ["iptables", "nft"], ["nft"]),
 ])
 def test_tools_needed(mode, cni, ipv6, needed, installs):
-    full, _ = tools_for(kf.netfilter_facts(), mode, cni=cni, ipv6=ipv6)
+    full, _unused = tools_for(kf.netfilter_facts(), mode, cni=cni, ipv6=ipv6)
     assert full["needed"] == needed and full["present"] == needed
     assert full["absent"] == [] and full["packages"] == []
     bare, findings = tools_for(kf.netfilter_facts(**BARE), mode, cni=cni, ipv6=ipv6)
@@ -475,7 +475,7 @@ K3S_BIN = "/var/lib/rancher/k3s/data/current/bin"
      dict(distribution="generic"), dict(absent=["nft"], packages=["nftables"], bundled_only=[])),
 ])
 def test_tools_plan(case, nf_kwargs, mode, kwargs, expect):
-    plan, _ = tools_for(kf.netfilter_facts(**nf_kwargs), mode, **kwargs)
+    plan, _unused = tools_for(kf.netfilter_facts(**nf_kwargs), mode, **kwargs)
     for key, value in expect.items():
         if key == "too_old_tools":
             assert [t["tool"] for t in plan["too_old"]] == value, case
@@ -490,8 +490,8 @@ def test_tools_plan(case, nf_kwargs, mode, kwargs, expect):
 
 
 def test_tools_plan_alpine_ip6tables_and_unpackaged():
-    plan, _ = tools_for(kf.netfilter_facts(iptables=None), "iptables", os=kf.os_facts("Alpine", "Alpine", "3"),
-                        ipv6=True)
+    plan, _unused = tools_for(kf.netfilter_facts(iptables=None), "iptables", os=kf.os_facts("Alpine", "Alpine", "3"),
+                              ipv6=True)
     assert sorted(plan["packages"]) == ["ip6tables", "iptables"]
     for os in (kf.os_facts("Gentoo", "Gentoo", "2"), {}):  # not in the package table, or not gathered
         plan, findings = tools_for(kf.netfilter_facts(ipset=None), "ipvs", os=os)
@@ -575,11 +575,11 @@ def test_restore():
     record = rem.alternative_record_content(LEGACY_ALT)
     previous = rem.parse_alternative_record(record)
     assert previous == LEGACY_ALT
-    plan, _ = backend_plan(nf_facts("nft", NFT_ALT, "nft"), restore=True, previous=previous)
+    plan, _unused = backend_plan(nf_facts("nft", NFT_ALT, "nft"), restore=True, previous=previous)
     assert plan["action"] == "switch" and plan["targets"] == LEGACY_ALT
-    plan, _ = backend_plan(nf_facts("nft", NFT_ALT, "nft", nft_rules=2), restore=True, previous=previous)
+    plan, _unused = backend_plan(nf_facts("nft", NFT_ALT, "nft", nft_rules=2), restore=True, previous=previous)
     assert plan["action"] == "refuse" and "from nft to legacy" in plan["reason"]
-    plan, _ = backend_plan(nf_facts("nft", NFT_ALT), restore=True, previous={})
+    plan, _unused = backend_plan(nf_facts("nft", NFT_ALT), restore=True, previous={})
     assert plan["action"] == "none" and "nothing to restore" in plan["reason"]
 
 
