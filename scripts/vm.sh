@@ -22,8 +22,9 @@ STATE="$REPO/.build/vm"
 CACHE="${KUBENODE_VM_CACHE:-/var/lib/kubenode-netfilter-test/vm}"
 SUITE=bookworm
 # The VM boots linux-image-amd64's kernel; linux-image-cloud-amd64 is a second installed kernel (other release string)
-# for the every-installed-kernel checks. initramfs-tools: the boot needs an initrd (virtio_blk is a module).
-PACKAGES="systemd-sysv,udev,openssh-server,python3,iptables,nftables,ipset,kmod,procps,iproute2,initramfs-tools"
+# for the every-installed-kernel checks. initramfs-tools: the boot needs an initrd (virtio_blk is a module). dbus:
+# shutdown/reboot (systemctl) talk to systemd-logind through it ("Failed to connect to bus" without).
+PACKAGES="systemd-sysv,udev,dbus,openssh-server,python3,iptables,nftables,ipset,kmod,procps,iproute2,initramfs-tools"
 KERNELS="linux-image-amd64,linux-image-cloud-amd64"
 BOOT_TIMEOUT="${KUBENODE_VM_BOOT_TIMEOUT:-420}"
 MEMORY="${KUBENODE_VM_MEMORY:-1024}"

@@ -86,7 +86,9 @@ def failed_tasks(output: dict, host: str = "vm") -> list:
         for task in play.get("tasks", []):
             res = task["hosts"].get(host)
             if res and res.get("failed") and not res.get("ignore_errors"):
-                bad.append((task["task"]["name"], res.get("msg", "")))
+                items = [(r.get("item"), r.get("msg") or r.get("stderr")) for r in res.get("results", [])
+                         if isinstance(r, dict) and r.get("failed")]
+                bad.append((task["task"]["name"], res.get("msg", ""), items))
     return bad
 
 

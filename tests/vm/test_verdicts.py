@@ -81,7 +81,8 @@ def kernel_version(release: str) -> str:
 
 def iptables_argv(backend: str, family: str, table: str, chain: str, args: str) -> list:
     tool = ("iptables" if family == "ipv4" else "ip6tables") + "-" + backend
-    return [tool, "-w", "-t", table, "-A", chain] + args.format(**{k: v[family] for k, v in FAMILY_VALUE.items()}).split()
+    values = {k: v[family] for k, v in FAMILY_VALUE.items()}
+    return [tool, "-w", "-t", table, "-A", chain] + args.format(**values).split()
 
 
 def nft_argv(family: str, module: str, name: str) -> list:
@@ -135,7 +136,8 @@ def catalog_probes(version: str) -> list:
 
 def probe_run(env, probes, pre=(), facts_after=True):
     spec = {"netns": "kn-probe", "setup": SETUP, "probes": [{"id": p["id"], "argv": p["argv"]} for p in probes]}
-    proc, output = kvm.playbook("probe.yml", env, {"kn_probes": spec, "kn_pre": list(pre), "kn_facts_after": facts_after})
+    proc, output = kvm.playbook("probe.yml", env,
+                                {"kn_probes": spec, "kn_pre": list(pre), "kn_facts_after": facts_after})
     assert proc.returncode == 0, kvm.describe(proc, output)
     before = kvm.task_result(output, "Kernel facts before")["ansible_facts"]["kernel_config"]
     after = kvm.task_result(output, "Kernel facts after")["ansible_facts"]["kernel_config"] if facts_after else None
@@ -148,8 +150,8 @@ def probe_run(env, probes, pre=(), facts_after=True):
 STATISTIC_ASIDE = "/root/kn-aside"
 STATISTIC_OUT = ["sh", "-c", "set -e; mkdir -p " + STATISTIC_ASIDE + "; "
                  "mv /lib/modules/$(uname -r)/kernel/net/netfilter/xt_statistic.ko* " + STATISTIC_ASIDE + "/"]
-STATISTIC_BACK = ["sh", "-c", "set -e; mv " + STATISTIC_ASIDE + "/xt_statistic.ko* "
-                  "/lib/modules/$(uname -r)/kernel/net/netfilter/"]
+STATISTIC_BACK = ["sh", "-c", "set -e; for f in " + STATISTIC_ASIDE + "/xt_statistic.ko*; do [ ! -e \"$f\" ] || "
+                  "mv \"$f\" /lib/modules/$(uname -r)/kernel/net/netfilter/; done"]
 
 
 def test_every_catalog_rule_matches_the_verdict(ansible_env, vm):
@@ -165,7 +167,8 @@ def test_every_catalog_rule_matches_the_verdict(ansible_env, vm):
         if state not in OK_STATES + ("missing",):
             wrong.append(f"{probe['id']}: facts say {state!r} for {module}")
         elif state == "missing" and res["rc"] == 0:
-            wrong.append(f"{probe['id']}: facts say {module} missing but the rule was accepted: {kvm.quote(res['argv'])}")
+            wrong.append(f"{probe['id']}: facts say {module} missing but the rule was accepted: "
+                         f"{kvm.quote(res['argv'])}")
         elif state != "missing" and res["rc"] != 0:
             wrong.append(f"{probe['id']}: facts say {module} {state} but the kernel refused {kvm.quote(res['argv'])}: "
                          f"rc={res['rc']} {res['stderr'].strip()}")
