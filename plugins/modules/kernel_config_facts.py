@@ -309,7 +309,10 @@ def _kernel_facts(root, release, config, searched, extra_options, all_options, r
     """The facts of one kernel: the running one (running=True) or an installed one (never ``loaded``)."""
     version = (config.header_version if config is not None else None) or kc.parse_version(release)
     evidence = kc.gather_evidence(root, release, running=running)
-    modules = kc.module_states(config, req.module_pairs(version), evidence)
+    # the catalog's modules, then the well-known extra ones users load with the kernel_modules role (their states,
+    # loaded included, are what the role re-verifies)
+    extra_pairs = sorted((symbol, module) for module, symbol in req.EXTRA_MODULE_OPTIONS.items())
+    modules = kc.module_states(config, req.module_pairs(version) + extra_pairs, evidence)
     options, truncated = _option_map(config, extra_options, all_options)
     error = None
     if config is None:

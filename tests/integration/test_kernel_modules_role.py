@@ -98,9 +98,9 @@ def test_without_remediate_only_reports(tmp_path):
 
 
 def test_a_failing_modprobe_stops_the_role_before_any_file(tmp_path):
-    """overlay (OVERLAY_FS=m, not loaded) is loadable: the role really runs `modprobe -d ROOT overlay`, which fails on
-    this kernel (no module support); the role stops there, naming the command, and writes no file."""
-    root = fixture_root(tmp_path, dep=IPTABLES_NFT, loaded=IPTABLES_NFT)
+    """overlay (OVERLAY_FS=m, installed, not loaded) is loadable: the role really runs `modprobe -d ROOT overlay`, which
+    fails on this kernel (no module support); the role stops there, naming the command, and writes no file."""
+    root = fixture_root(tmp_path, dep=IPTABLES_NFT + ["overlay"], loaded=IPTABLES_NFT)
     _stats, tasks = run_role(tmp_path, {"kubenode_host_root": str(root), "kubenode_kernel_modules_remediate": True,
                                         "kubenode_iptables_backend": "nft", "kubenode_kernel_modules_extra": ["overlay"]},
                              expect_rc=2)

@@ -279,16 +279,17 @@ def test_modules_load_content():
     assert text.endswith("\n")
 
 
-@pytest.mark.parametrize("extra,overrides,state", [
-    (["overlay"], {}, "loadable"),                       # OVERLAY_FS=m, not in the catalog: modprobe decides
-    (["overlay"], {"OVERLAY_FS": "y"}, "builtin"),
-    (["overlay"], {"OVERLAY_FS": "n"}, "missing"),
-    (["br-netfilter"], {}, "loadable"),                  # in the catalog: the facts' state (modules.dep)
-    (["some_vendor_mod"], {}, "loadable"),
+@pytest.mark.parametrize("extra,overrides,dep,state", [
+    (["overlay"], {}, ["overlay"], "loadable"),          # a well-known extra module: the facts decide, as for the
+    (["overlay"], {}, [], "missing"),                    # catalog's (OVERLAY_FS=m but no overlay.ko installed)
+    (["overlay"], {"OVERLAY_FS": "y"}, [], "builtin"),
+    (["overlay"], {"OVERLAY_FS": "n"}, [], "missing"),
+    (["br-netfilter"], {}, [], "loadable"),              # in the catalog: the facts' state (modules.dep)
+    (["some_vendor_mod"], {}, [], "loadable"),           # unknown to the collection: modprobe is the check
 ])
-def test_extra_modules_go_the_same_path(tmp_path, extra, overrides, state):
+def test_extra_modules_go_the_same_path(tmp_path, extra, overrides, dep, state):
     root = kr.build_root(tmp_path / "root", RELEASE, config_text("alpine-lts-x86_64.config", overrides),
-                         modules_dep=[ko("br_netfilter")], proc_modules=[])
+                         modules_dep=[ko("br_netfilter")] + [ko(m) for m in dep], proc_modules=[])
     plan, _unused = module_plan(facts_of(root), "none", "nft", extra=extra)
     name = extra[0].replace("-", "_")
     need = [n for n in plan["needs"] if n["module"] == name]
