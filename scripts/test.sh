@@ -113,10 +113,12 @@ do_molecule() {
 }
 
 do_vm() {
-  # Debian's own modular kernel in a qemu TCG VM (scripts/vm.sh): tests/vm, then molecule kernel_modules_vm. Each boots
-  # a fresh VM from the image cached in /var/lib/kubenode-netfilter-test/vm. A machine that cannot build or boot the
-  # VM fails this stage with the reason. Budget: KUBENODE_VM_BUDGET seconds (900) for the whole stage.
-  local rc=0 budget="${KUBENODE_VM_BUDGET:-900}" start=$SECONDS left
+  # Debian's own modular kernel in a qemu TCG VM (scripts/vm.sh): tests/vm, then (KUBENODE_VM_MOLECULE=1) molecule
+  # kernel_modules_vm. Each boots a fresh VM from the image cached in /var/lib/kubenode-netfilter-test/vm. A machine
+  # that cannot build or boot the VM fails this stage with the reason. Budget: KUBENODE_VM_BUDGET seconds (1500) for
+  # the whole stage; the molecule scenario (about 8 more minutes under TCG) is for role authors and is off by default
+  # to keep CI under 50 minutes.
+  local rc=0 budget="${KUBENODE_VM_BUDGET:-1500}" start=$SECONDS left
   "$REPO/scripts/vm.sh" image >/dev/null || return 1
   timeout --kill-after=30 "$budget" python -m pytest -p no:cacheprovider tests/vm
   rc=$?
@@ -127,8 +129,12 @@ do_vm() {
     return 1
   fi
   [ "$rc" -eq 5 ] && { echo "pytest collected no tests in tests/vm: that is a failure here" >&2; rc=1; }
-  echo "--- molecule test -s kernel_modules_vm"
-  timeout --kill-after=30 "$left" molecule test -s kernel_modules_vm || rc=1
+  if [ "${KUBENODE_VM_MOLECULE:-0}" = 1 ]; then
+    echo "--- molecule test -s kernel_modules_vm"
+    timeout --kill-after=30 "$left" molecule test -s kernel_modules_vm || rc=1
+  else
+    echo "--- molecule test -s kernel_modules_vm: not run (KUBENODE_VM_MOLECULE=1 runs it)"
+  fi
   if [ $((SECONDS - start)) -ge "$budget" ]; then
     echo "vm stage over its budget of ${budget}s (KUBENODE_VM_BUDGET)" >&2
     rc=1

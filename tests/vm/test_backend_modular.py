@@ -36,8 +36,8 @@ def test_backend_facts_follow_what_the_tools_load(ansible_env, vm):
     proc, output = kvm.playbook("backend.yml", ansible_env)
     assert proc.returncode == 0, kvm.describe(proc, output)
     m0 = names(kvm.task_result(output, "Modules as booted")["stdout"])
-    m0f, _, m1 = step(output, "List the legacy nat table (modules before and after)")
-    m1f, _, m2 = step(output, "Add an iptables-nft rule with an xtables match, in a chain nothing jumps to "
+    m0f, _between, m1 = step(output, "List the legacy nat table (modules before and after)")
+    m1f, _between, m2 = step(output, "Add an iptables-nft rule with an xtables match, in a chain nothing jumps to "
                               "(modules before and after)")
     m2f = names(kvm.task_result(output, "Modules after the last facts")["stdout"])
 

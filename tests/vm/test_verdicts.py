@@ -113,8 +113,8 @@ def catalog_probes(version: str) -> list:
                     extensions.setdefault((family, kind, name), set())
             if module and (module.startswith("nft_") or module == "nf_tables"):
                 nft[(family, module)] = True
-    no_rule = sorted({(k, n) for (_, k, n) in extensions if (k, n) not in XT_RULES}
-                     | {m for (_, m) in nft if m not in NFT_RULES})
+    no_rule = sorted({(k, n) for (_family, k, n) in extensions if (k, n) not in XT_RULES}
+                     | {m for (_family, m) in nft if m not in NFT_RULES})
     assert not no_rule, f"catalog entries this test has no real rule for (add one): {no_rule}"
     probes = []
     for (family, kind, name), modules in sorted(extensions.items()):
@@ -188,7 +188,7 @@ def test_a_deleted_module_is_missing_for_facts_preflight_and_kernel(ansible_env,
     try:
         # the verdict test loaded it: unload it (nothing uses it once its namespace is gone), then take the file away.
         # ip_forward on, so that xt_statistic is the only thing the preflight can hold against this node.
-        before, _, results = probe_run(
+        before, _between, results = probe_run(
             ansible_env, probes, facts_after=False,
             pre=[["sh", "-c", "! grep -q '^xt_statistic ' /proc/modules || modprobe -r xt_statistic"],
                  STATISTIC_OUT, ["depmod", "-a"], ["sysctl", "-w", "net.ipv4.ip_forward=1"]])

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python
 """Run rules in a scratch network namespace of the VM and say, per probe, whether the kernel took them.
 
 Usage: probe.py FILE.json, FILE = {"netns": NAME, "setup": [ARGV, ...], "probes": [{"id": ID, "argv": ARGV}, ...]}.
@@ -12,7 +12,7 @@ import sys
 
 def run(argv):
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          env={"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, timeout=120)
+                          env={"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, timeout=120, check=False)
     return {"argv": argv, "rc": proc.returncode, "stdout": proc.stdout[-2000:], "stderr": proc.stderr[-2000:]}
 
 
