@@ -38,7 +38,7 @@ def test_backend_facts_follow_what_the_tools_load(ansible_env, vm):
     m0 = names(kvm.task_result(output, "Modules as booted")["stdout"])
     m0f, _between, m1 = step(output, "List the legacy nat table (modules before and after)")
     m1f, _between, m2 = step(output, "Add an iptables-nft rule with an xtables match, in a chain nothing jumps to "
-                              "(modules before and after)")
+                                     "(modules before and after)")
     m2f = names(kvm.task_result(output, "Modules after the last facts")["stdout"])
 
     # Reading never instantiates an iptables table or loads an xtables module: the only modules the first facts run
