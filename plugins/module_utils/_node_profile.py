@@ -782,51 +782,43 @@ def _openrc_args(text: str) -> Optional[List[str]]:
     return [t for t in tokens if not re.match(r'^[0-9]*[<>]', t)]
 
 
+def _read_parsed(path: str, read: Callable[[str], str], parse: Callable[[str], Any], what: str,
+                 log: Log) -> Tuple[bool, Any]:
+    """(True, parse(text of path)), or (False, None) with the read or parse failure logged as the file's status."""
+    try:
+        text = read(path)
+    except ReadError as exc:
+        log.add(path, exc.status)
+        return False, None
+    try:
+        value = parse(text)
+    except ValueError as exc:
+        log.add(path, INVALID + ': %s: %s' % (what, exc))
+        return False, None
+    log.add(path, FOUND)
+    return True, value
+
+
 def unit_argv(root: str, distro: str, log: Log, read: Callable[[str], str]) -> Tuple[Optional[List[str]], str]:
     """The service's argv and the file it came from: the first existing systemd unit (+ its ``.d`` drop-ins, where a
     later ``ExecStart=`` replaces), else the OpenRC script's ``command_args``."""
     for name in UNITS.get(distro, ()):
         for unit_dir in UNIT_DIRS:
             path = '%s/%s' % (unit_dir, name)
-            try:
-                text = read(path)
-            except ReadError as exc:
-                log.add(path, exc.status)
+            ok, argv = _read_parsed(path, read, _exec_start, 'ExecStart', log)
+            if not ok:
                 continue
-            try:
-                argv = _exec_start(text)
-            except ValueError as exc:
-                log.add(path, INVALID + ': ExecStart: %s' % exc)
-                continue
-            log.add(path, FOUND)
             source = path
             for drop in list_dir(root, '/etc/systemd/system/%s.d' % name, log, ('.conf',)):
-                try:
-                    dtext = read(drop)
-                    dargv = _exec_start(dtext)
-                except ReadError as exc:
-                    log.add(drop, exc.status)
-                    continue
-                except ValueError as exc:
-                    log.add(drop, INVALID + ': ExecStart: %s' % exc)
-                    continue
-                log.add(drop, FOUND)
-                if dargv is not None:
+                ok, dargv = _read_parsed(drop, read, _exec_start, 'ExecStart', log)
+                if ok and dargv is not None:
                     argv, source = dargv, drop
             if argv:
                 return argv, source
     for path in OPENRC.get(distro, ()):
-        try:
-            text = read(path)
-        except ReadError as exc:
-            log.add(path, exc.status)
+        ok, args = _read_parsed(path, read, _openrc_args, 'command_args', log)
+        if not ok:
             continue
-        try:
-            args = _openrc_args(text)
-        except ValueError as exc:
-            log.add(path, INVALID + ': command_args: %s' % exc)
-            continue
-        log.add(path, FOUND)
         if args is not None:
             return [path] + args, path
     return None, ''
